@@ -1,0 +1,159 @@
+"""The ``monitor`` command line: the parser, start-up, and dispatch to command modules.
+
+Global options come before or after the command: ``--config PATH``, ``--data-dir DIR``,
+``--set KEY=VALUE`` (any setting), ``--log-level``, ``--log-format``. A configuration
+error prints one line naming the key and the fix, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from monitor import __version__
+from monitor.errors import QueryError, StartupError
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also read by the documentation test)."""
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("global options")
+    g.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="settings file (default config/monitor.toml; env MONITOR_CONFIG)",
+    )
+    g.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="data folder (env MONITOR_DATA_DIR)",
+    )
+    g.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="override any setting; repeatable",
+    )
+    g.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=argparse.SUPPRESS,
+        help="log level",
+    )
+    g.add_argument(
+        "--log-format", choices=["text", "json"], default=argparse.SUPPRESS, help="log line format"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        parents=[common],
+        description="Multilingual media monitoring for the South Caucasus.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, help_text, parent=sub):
+        return parent.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    command("run", "run the daemon: poll feeds on schedule until SIGTERM/SIGINT")
+
+    p = command("poll", "poll feeds once and exit")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        required=True,
+        help="one pass over the due feeds (required; the daemon is `monitor run`)",
+    )
+    p.add_argument(
+        "--feed",
+        metavar="NAME",
+        action="append",
+        help="poll this feed (name or URL) whether due or not; repeatable",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per feed")
+
+    p = command("search", "search stored articles and seed documents")
+    p.add_argument("query", nargs="?", default="", help="query string (empty: newest first)")
+    p.add_argument("--lang", action="append", help="only this language (ru, hy, az, fa, en)")
+    p.add_argument("--source", action="append", help="only this source (feed name)")
+    p.add_argument("--kind", action="append", choices=["article", "seed"], help="only this kind")
+    p.add_argument("--since", help="published at or after: 24h, 7d, 90m or an ISO date")
+    p.add_argument("--until", help="published before: same forms as --since")
+    p.add_argument("--limit", type=int, default=20, help="hits per page (default 20)")
+    p.add_argument("--page", type=int, default=1, help="page number, from 1")
+    p.add_argument(
+        "--sort",
+        choices=["relevance", "date"],
+        default="relevance",
+        help="order of hits (default relevance; date without a query)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per hit")
+
+    p = command("stats", "counts by language, source and kind; duplicates; failing feeds")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    feeds = command("feeds", "list, check and import feeds")
+    fsub = feeds.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND", required=True)
+    p = command("list", "list the feeds with their state", fsub)
+    p.add_argument("--json", action="store_true", help="one JSON object per feed")
+    p = command("check", "fetch and parse a feed once; print what would be stored", fsub)
+    p.add_argument("url", help="feed URL")
+    p.add_argument(
+        "--language",
+        choices=["ru", "hy", "az", "fa", "en"],
+        help="declared language (default: the feed's own, else ru)",
+    )
+    p.add_argument("--limit", type=int, default=10, help="articles to show (default 10)")
+    p.add_argument("--json", action="store_true", help="one JSON object per article")
+    p = command("import-opml", "add the feeds of an OPML file to the data folder", fsub)
+    p.add_argument("file", help="OPML file")
+    p.add_argument(
+        "--language",
+        choices=["ru", "hy", "az", "fa", "en"],
+        help="language of outlines without a language attribute",
+    )
+
+    seed = command("seed", "the seed corpus")
+    ssub = seed.add_subparsers(dest="seed_command", metavar="SUBCOMMAND", required=True)
+    p = command("load", "index the seed corpus (idempotent)", ssub)
+    p.add_argument("dir", nargs="?", help="folder of .txt files (default: the packaged copy)")
+
+    config = command("config", "settings")
+    csub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    p = command("show", "print the effective settings, secrets redacted", csub)
+    p.add_argument("--json", action="store_true", help="print JSON instead of TOML")
+
+    quarantine = command("quarantine", "articles that broke a stage")
+    qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="SUBCOMMAND", required=True)
+    p = command("list", "list quarantined articles with their error", qsub)
+    p.add_argument("--json", action="store_true", help="one JSON object per article")
+    command("replay", "run quarantined articles through the pipeline again", qsub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``monitor`` console script."""
+    args = build_parser().parse_args(argv)
+    from monitor import commands
+
+    try:
+        return commands.dispatch(args) or 0
+    except StartupError as exc:
+        print(f"monitor: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except QueryError as exc:
+        print(f"monitor: bad query: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `monitor search ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

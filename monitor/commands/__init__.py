@@ -1,0 +1,66 @@
+"""Command handlers, one module per command group; ``dispatch`` picks one.
+
+Handlers receive the parsed arguments and build what they need through ``open_context``
+so that a command that needs no store (``config show``) opens none.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+from monitor.context import Context
+from monitor.logs import setup_logging
+from monitor.settings import Settings, load_settings, parse_set_option
+from monitor.state import StateDB
+from monitor.store import open_store
+
+
+def settings_from(args) -> Settings:
+    """Settings from file, environment and this command line."""
+    overrides = parse_set_option(getattr(args, "set", []))
+    for key in ("data_dir", "log_level", "log_format"):
+        if key in args:
+            overrides[key] = getattr(args, key)
+    settings = load_settings(getattr(args, "config", None), overrides)
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextmanager
+def open_context(settings: Settings):
+    """The state database and the store, closed on exit."""
+    state = StateDB(settings.state_db_path)
+    try:
+        store = open_store(settings)
+    except BaseException:
+        state.close()
+        raise
+    ctx = Context(settings=settings, state=state, store=store)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def emit_json(obj) -> None:
+    """One JSON object on its own line."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+
+
+def dispatch(args) -> int:
+    """Run the handler of ``args.command``."""
+    from monitor.commands import config, feeds, polling, quarantine, search, seed, stats
+
+    handlers = {
+        "run": polling.run,
+        "poll": polling.poll,
+        "search": search.search,
+        "stats": stats.stats,
+        "feeds": feeds.dispatch,
+        "seed": seed.dispatch,
+        "config": config.dispatch,
+        "quarantine": quarantine.dispatch,
+    }
+    return handlers[args.command](args)

@@ -1,0 +1,76 @@
+"""``monitor stats``: what is stored, what was dropped, which feeds fail."""
+
+from __future__ import annotations
+
+import json
+
+from monitor.commands import open_context, settings_from
+
+
+def collect(ctx) -> dict:
+    """Counts from the store and the state database, as one dict."""
+    counters = ctx.state.counters()
+    states = ctx.state.feed_states()
+    failing = [
+        {
+            "feed": s["name"],
+            "url": s["url"],
+            "failure_class": s["failure_class"],
+            "consecutive_failures": s["consecutive_failures"],
+            "last_error": s["last_error"],
+            "next_poll_at": s["next_poll_at"],
+            "disabled_reason": s["disabled_reason"],
+        }
+        for s in sorted(states.values(), key=lambda s: -s["consecutive_failures"])
+        if s["consecutive_failures"] or s["disabled_reason"]
+    ]
+    idle = [
+        {"feed": s["name"], "polls": s["polls"], "polls_nothing_new": s["polls_nothing_new"]}
+        for s in states.values()
+        if s["polls"]
+    ]
+    return {
+        "store": ctx.store.name,
+        "documents": ctx.store.counts(),
+        "articles": {
+            k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("articles.")
+        },
+        "duplicates": sum(v for k, v in counters.items() if k.startswith("articles.dropped_dup")),
+        "polls": {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("polls.")},
+        "feeds_polled": len(states),
+        "feeds_failing": failing,
+        "feeds_nothing_new": sorted(idle, key=lambda r: -r["polls_nothing_new"]),
+    }
+
+
+def stats(args) -> int:
+    """Print the statistics as text or JSON."""
+    with open_context(settings_from(args)) as ctx:
+        data = collect(ctx)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    docs = data["documents"]
+    print(f"store: {data['store']}, {docs['total']['documents']} documents")
+    for group in ("kind", "language", "source"):
+        print(f"  by {group}: " + (", ".join(f"{k} {v}" for k, v in docs[group].items()) or "-"))
+    print(
+        "articles: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(data["articles"].items())) or "none yet")
+    )
+    print(f"duplicates seen: {data['duplicates']}")
+    print("polls: " + (", ".join(f"{k} {v}" for k, v in sorted(data["polls"].items())) or "none"))
+    print(f"feeds failing: {len(data['feeds_failing'])}")
+    for f in data["feeds_failing"]:
+        state = (
+            f"disabled ({f['disabled_reason']})"
+            if f["disabled_reason"]
+            else f"{f['consecutive_failures']} failures ({f['failure_class']})"
+        )
+        print(f"  {f['feed']}: {state}, next poll {f['next_poll_at']}: {f['last_error']}")
+    wasted = [r for r in data["feeds_nothing_new"] if r["polls_nothing_new"]]
+    if wasted:
+        print("polls that found nothing new, by feed:")
+        for r in wasted[:10]:
+            print(f"  {r['feed']}: {r['polls_nothing_new']} of {r['polls']}")
+    return 0

@@ -1,0 +1,37 @@
+"""What the stages may use: settings, the state database, the store, the clock.
+
+One object built by the caller (daemon or command) and passed down, instead of a
+process-wide singleton, so tests build their own with a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from monitor.settings import Settings
+from monitor.state import StateDB
+from monitor.store import Store
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """Shared handles for one process."""
+
+    settings: Settings
+    state: StateDB
+    store: Store
+    clock: Callable[[], datetime] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """Close the store and the state database."""
+        self.store.close()
+        self.state.close()

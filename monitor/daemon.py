@@ -1,0 +1,228 @@
+"""The daemon: one APScheduler job picks the due feeds and hands them to a bounded pool.
+
+Per-feed state (next poll time, validators, failures) lives in the state database, so
+the scheduler holds no state of its own: a restart picks up where the last run left.
+SIGTERM and SIGINT set a stop event; in-flight polls stop between articles (every
+article is its own transaction) and the process exits within ``shutdown_grace_seconds``.
+A poll cut short records nothing, so the feed is simply polled again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor.context import Context
+from monitor.feeds import Feed, load_feeds
+from monitor.pipeline import PollReport, poll_feed
+from monitor.seed import load_seed
+from monitor.stages.fetch import Fetcher
+from monitor.state import parse_iso
+
+log = logging.getLogger("monitor.daemon")
+
+
+class WorkerPool:
+    """A fixed number of daemon threads polling feeds; a feed is queued at most once."""
+
+    def __init__(self, size: int, work: Callable[[Feed], PollReport], stop: threading.Event):
+        self._work = work
+        self._stop = stop
+        self._queue: queue.Queue[Feed | None] = queue.Queue()
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self.reports: list[PollReport] = []
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"poll-{i}", daemon=True) for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, feed: Feed) -> bool:
+        """Queue a feed unless it is queued or being polled; True if queued."""
+        with self._lock:
+            if feed.feed_id in self._in_flight:
+                return False
+            self._in_flight.add(feed.feed_id)
+        self._queue.put(feed)
+        return True
+
+    def busy(self) -> int:
+        """Feeds queued or being polled."""
+        with self._lock:
+            return len(self._in_flight)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is queued or in flight; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def shutdown(self, grace: float) -> bool:
+        """Stop the threads, waiting at most ``grace`` seconds; True if all finished."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    def _loop(self) -> None:
+        while True:
+            feed = self._queue.get()
+            if feed is None:
+                return
+            try:
+                if not self._stop.is_set():
+                    report = self._work(feed)
+                    with self._lock:
+                        self.reports.append(report)
+            except Exception:  # noqa: BLE001 - the daemon never dies of a feed
+                log.exception("poll_crashed", extra={"feed_name": feed.name, "feed_url": feed.url})
+            finally:
+                with self._idle:
+                    self._in_flight.discard(feed.feed_id)
+                    self._idle.notify_all()
+
+
+def due_feeds(feeds: list[Feed], states: dict[str, dict], now: datetime) -> list[Feed]:
+    """Enabled feeds whose next poll time has come (never-polled ones first)."""
+    due = []
+    for feed in feeds:
+        state = states.get(feed.feed_id)
+        if not feed.enabled:
+            continue
+        if state is None:
+            due.append((datetime.min.isoformat(), feed))
+        elif not state["disabled_reason"] and (
+            not state["next_poll_at"] or parse_iso(state["next_poll_at"]) <= now
+        ):
+            due.append((state["next_poll_at"] or "", feed))
+    return [feed for _, feed in sorted(due, key=lambda pair: pair[0])]
+
+
+class FeedList:
+    """The feed list, reloaded when the feeds file or the imported feeds change."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._paths = (settings.feeds_file, settings.imported_feeds_path)
+        self._stamp = self._mtimes()
+        self.feeds = load_feeds(*self._paths)
+
+    def current(self) -> list[Feed]:
+        """The feeds; a broken edit keeps the previous list and says why."""
+        stamp = self._mtimes()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self.feeds = load_feeds(*self._paths)
+                log.info("feeds_reloaded", extra={"feeds": len(self.feeds)})
+            except Exception as exc:  # noqa: BLE001 - keep polling the old list
+                log.error("feeds_reload_failed", extra={"error": str(exc)})
+        return self.feeds
+
+    def _mtimes(self) -> tuple:
+        return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in self._paths)
+
+
+class Daemon:
+    """The long-running process behind ``monitor run``."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.feed_list = FeedList(ctx.settings)
+        self.fetcher = Fetcher(ctx.settings, stop=ctx.stop)
+        self.pool = WorkerPool(ctx.settings.workers, self._poll, ctx.stop)
+
+    def _poll(self, feed: Feed) -> PollReport:
+        return poll_feed(self.ctx, self.fetcher, feed)
+
+    def tick(self) -> int:
+        """Queue every due feed; returns how many were queued."""
+        if self.ctx.stop.is_set():
+            return 0
+        feeds = due_feeds(self.feed_list.current(), self.ctx.state.feed_states(), self.ctx.clock())
+        return sum(self.pool.submit(feed) for feed in feeds)
+
+    def poll_once(self, names: list[str] | None = None) -> list[PollReport]:
+        """One pass over the due feeds (or the named ones, due or not), then return."""
+        if names:
+            wanted = set(names)
+            feeds = [f for f in self.feed_list.current() if f.name in wanted or f.url in wanted]
+            for feed in feeds:
+                self.pool.submit(feed)
+        else:
+            self.tick()
+        self.pool.wait_idle()
+        return list(self.pool.reports)
+
+    def run(self, install_signals: bool = True) -> None:
+        """Poll until SIGTERM/SIGINT (or ``ctx.stop`` is set)."""
+        settings = self.ctx.settings
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        if settings.load_seed_on_start and not self.ctx.state.get_meta("seed_loaded_at"):
+            report = load_seed(self.ctx)
+            log.info("seed_loaded", extra={"files": report.files, "created": report.created})
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=settings.scheduler_tick_seconds,
+            id="pick_due_feeds",
+            next_run_time=self.ctx.clock(),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        log.info(
+            "daemon_started",
+            extra={
+                "feeds": len(self.feed_list.feeds),
+                "workers": settings.workers,
+                "store": self.ctx.store.name,
+                "data_dir": str(settings.data_dir),
+                "tick_seconds": settings.scheduler_tick_seconds,
+            },
+        )
+        try:
+            while not self.ctx.stop.wait(1.0):
+                pass
+        finally:
+            started = time.monotonic()
+            scheduler.shutdown(wait=False)
+            clean = self.pool.shutdown(settings.shutdown_grace_seconds)
+            self.fetcher.close()
+            log.info(
+                "daemon_stopped",
+                extra={
+                    "clean": clean,
+                    "stop_seconds": round(time.monotonic() - started, 2),
+                },
+            )
+
+    def close(self) -> None:
+        """Stop the pool and close the HTTP client (for poll_once callers)."""
+        self.ctx.stop.set()
+        self.pool.shutdown(self.ctx.settings.shutdown_grace_seconds)
+        self.fetcher.close()
+
+    def _on_signal(self, signum, _frame) -> None:
+        log.info("signal_received", extra={"signal": signal.Signals(signum).name})
+        self.ctx.stop.set()

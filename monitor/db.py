@@ -1,0 +1,120 @@
+"""SQLite plumbing shared by the state database and the embedded store.
+
+One connection per thread (sqlite3 connections must not cross threads), WAL so that
+readers (``monitor search`` while the daemon runs) never block the writer, and one
+in-process write lock so worker threads queue instead of spinning on SQLITE_BUSY.
+``busy_timeout`` covers writers in other processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from monitor.errors import RetryLater, StartupError
+
+# Another process (a CLI command, a second daemon by mistake) may hold the write lock
+# for a moment; 10 s is far longer than any of our transactions and short enough that a
+# stuck lock surfaces as a retry instead of a hung worker.
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """A SQLite file with per-thread connections and a serialized writer."""
+
+    def __init__(self, path: Path, schema: str, version: int):
+        self.path = path
+        self._schema = schema
+        self._version = version
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise StartupError(
+                f"cannot open database {path}: {exc}; check that the data folder "
+                "(data_dir / MONITOR_DATA_DIR) is writable"
+            ) from None
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode is durable against a process crash (SIGKILL); only a
+            # power loss can drop the last transactions, which a re-poll brings back.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it lands, or none of it."""
+        conn = self.connection()
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise RetryLater("database_locked", f"{self.path}: {exc}") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Run a query on this thread's connection and return all rows."""
+        return self.connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._all_lock:
+            for conn in self._all:
+                with suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        conn = self.connection()
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > self._version:
+            raise StartupError(
+                f"{self.path} was written by a newer monitor (schema {current} > "
+                f"{self._version}); upgrade monitor or use another data folder"
+            )
+        if current < self._version:
+            with self.write() as tx:
+                for statement in _split(self._schema):
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version={self._version}")
+
+
+def _split(script: str) -> list[str]:
+    """Split a schema script into statements (no semicolons inside our statements
+    except in trigger bodies, which end with ``END;``)."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        is_trigger = joined.upper().startswith("CREATE TRIGGER")
+        if joined.endswith(";") and (not is_trigger or joined.upper().endswith("END;")):
+            statements.append(joined)
+            buf = []
+    if "".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements

@@ -1,0 +1,257 @@
+"""The one place that knows the order of the stages.
+
+``poll_feed`` fetches and parses one feed, runs every entry through ``STAGES``, and
+records the poll and the next poll time in one transaction. Each article ends in
+exactly one counted outcome: ``stored``, ``dropped_<reason>``, ``retry`` or
+``quarantined``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor import schedule
+from monitor.article import Article, FeedRef
+from monitor.context import Context
+from monitor.errors import DropArticle, Quarantine, RetryLater
+from monitor.feeds import Feed
+from monitor.logs import feed_logger
+from monitor.stages import dedupe, detect_language, index, normalize, parse
+from monitor.stages.fetch import Fetcher, FetchError, FetchResult
+from monitor.state import iso
+
+STAGES = (normalize, detect_language, dedupe, index)
+log = logging.getLogger("monitor.pipeline")
+_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
+
+
+@dataclass
+class PollReport:
+    """What one poll of one feed did."""
+
+    feed: Feed
+    outcome: str  # a scheduling outcome kind, or "unchanged" for a body seen before
+    status: int | None = None
+    error: str = ""
+    warning: str = ""  # the poll worked, but something was off (broken XML, truncated)
+    entries: int = 0
+    articles: Counter = field(default_factory=Counter)
+    next_poll_at: datetime | None = None
+    seconds: float = 0.0
+
+    @property
+    def stored(self) -> int:
+        """Articles newly stored by this poll."""
+        return self.articles["stored"]
+
+
+def process_article(article: Article, ctx: Context) -> str:
+    """Run one article through the stages; returns its single outcome."""
+    for stage in STAGES:
+        name = stage.__name__.rsplit(".", 1)[-1]
+        try:
+            stage.run(article, ctx)
+        except DropArticle as drop:
+            return f"dropped_{drop.reason}"
+        except RetryLater as retry:
+            log.warning("article_retry", extra={"stage": name, "reason": str(retry)})
+            return "retry"
+        except Quarantine as poison:
+            _quarantine(article, ctx, name, str(poison))
+            return "quarantined"
+        except Exception as exc:  # noqa: BLE001 - one poison article must not stop a feed
+            _quarantine(article, ctx, name, "".join(traceback.format_exception_only(exc)).strip())
+            return "quarantined"
+    return "stored"
+
+
+def _quarantine(article: Article, ctx: Context, stage: str, error: str) -> None:
+    article_id = article.normalized.article_id if article.normalized else None
+    qid = ctx.state.quarantine(stage, error, article.to_payload(), article.feed.feed_id, article_id)
+    log.warning(
+        "article_quarantined",
+        extra={
+            "stage": stage,
+            "error": error,
+            "quarantine_id": qid,
+            "feed_id": article.feed.feed_id,
+        },
+    )
+
+
+def poll_feed(
+    ctx: Context, fetcher: Fetcher, feed: Feed, unconditional: bool = False
+) -> PollReport:
+    """Poll one feed end to end and record its state; never raises for a feed's fault."""
+    flog = feed_logger(feed)
+    started = time.monotonic()
+    now = ctx.clock()
+    state = ctx.state.feed_state(feed.feed_id) or {}
+    revalidate = unconditional or _due_for_revalidation(state, ctx.settings.revalidate_every_polls)
+    report = PollReport(feed=feed, outcome="ok")
+    fields: dict = {"last_polled_at": iso(now), "polls": state.get("polls", 0) + 1}
+    try:
+        result = fetcher.fetch(
+            feed.url,
+            etag=None if revalidate else state.get("etag"),
+            last_modified=None if revalidate else state.get("last_modified"),
+        )
+        outcome = _handle_body(ctx, feed, state, result, report, fields, now)
+    except FetchError as exc:
+        report.outcome, report.status, report.error = exc.kind, exc.status, str(exc)
+        outcome = schedule.PollOutcome(
+            kind=exc.kind,
+            status=exc.status,
+            retry_after_seconds=schedule.parse_retry_after(exc.headers.get("retry-after"), now),
+        )
+    decision = schedule.next_poll_at(
+        _feed_state(state), outcome, now, _policy(ctx.settings, feed), random.random()
+    )
+    _record(ctx, feed, state, report, fields, decision, revalidate, now)
+    report.next_poll_at = decision.next_poll_at
+    report.seconds = round(time.monotonic() - started, 3)
+    level = logging.INFO if decision.failure_class is None else logging.WARNING
+    flog.log(
+        level,
+        "poll_done",
+        extra={
+            "outcome": report.outcome,
+            "status": report.status,
+            "error": report.error,
+            "entries": report.entries,
+            "items_new": report.stored,
+            "articles": dict(report.articles),
+            "next_poll_at": iso(decision.next_poll_at),
+            "schedule_reason": decision.reason,
+            "consecutive_failures": decision.consecutive_failures,
+            "poll_seconds": report.seconds,
+        },
+    )
+    return report
+
+
+def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
+    report.status = result.status
+    max_age = _max_age(result.headers)
+    if result.not_modified:
+        report.outcome = "not_modified"
+        return schedule.PollOutcome(kind="not_modified", status=304, max_age_seconds=max_age)
+    body_hash = hashlib.sha256(result.body).hexdigest()
+    fields.update(
+        etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified")
+    )
+    if body_hash == state.get("body_hash"):
+        # The server ignored our validators (or we skipped them): same bytes, nothing new.
+        report.outcome = "unchanged"
+        return schedule.PollOutcome(
+            kind="not_modified", status=result.status, max_age_seconds=max_age
+        )
+    fields["body_hash"] = body_hash
+    try:
+        parsed = parse.parse(
+            result.body, result.headers, result.url, ctx.settings.max_entries_per_feed
+        )
+    except parse.MalformedFeed as exc:
+        report.outcome, report.error = "malformed", str(exc)
+        return schedule.PollOutcome(kind="malformed", status=result.status)
+    if parsed.bozo:
+        report.warning = f"feed is not well-formed, kept what parsed: {parsed.bozo}"[:300]
+    if parsed.truncated:
+        report.warning += f" {parsed.truncated} entries beyond max_entries_per_feed not read"
+    ref = FeedRef(feed.feed_id, feed.name, feed.url, feed.language, feed.country)
+    report.entries = len(parsed.entries)
+    for entry in parsed.entries:
+        if ctx.stop.is_set():
+            report.outcome = "aborted"
+            return schedule.PollOutcome(kind="aborted")
+        report.articles[process_article(Article(ref, entry, now), ctx)] += 1
+    return schedule.PollOutcome(
+        kind="ok",
+        status=result.status,
+        ttl_minutes=parsed.ttl_minutes,
+        max_age_seconds=max_age,
+        items_total=report.entries,
+        items_new=report.stored,
+    )
+
+
+def _record(ctx, feed, state, report, fields, decision, revalidate, now) -> None:
+    failed = decision.failure_class is not None
+    incomplete = report.outcome == "aborted" or report.articles["retry"] > 0
+    if failed or incomplete:
+        # Keep the old validators and body hash: the next poll must bring every article back.
+        for key in ("etag", "last_modified", "body_hash"):
+            fields.pop(key, None)
+    if not failed:
+        fields["last_success_at"] = iso(now)
+        if report.stored:
+            fields["last_new_at"] = iso(now)
+    fields.update(
+        last_status=report.status,
+        last_outcome=report.outcome,
+        last_error=report.error or None,
+        failure_class=decision.failure_class,
+        consecutive_failures=decision.consecutive_failures,
+        next_poll_at=iso(decision.next_poll_at),
+        disabled_reason=decision.disabled_reason,
+        interval_factor=decision.interval_factor,
+        polls_since_revalidate=0 if revalidate else state.get("polls_since_revalidate", 0) + 1,
+        items_seen=state.get("items_seen", 0) + report.entries,
+        items_new=state.get("items_new", 0) + report.stored,
+        polls_nothing_new=state.get("polls_nothing_new", 0) + (0 if report.stored or failed else 1),
+    )
+    counters = Counter({f"articles.{k}": v for k, v in report.articles.items()})
+    counters[f"polls.{report.outcome}"] += 1
+    ctx.state.save_poll(feed.feed_id, feed.name, feed.url, fields, counters)
+
+
+def _due_for_revalidation(state: dict, every: int) -> bool:
+    # LESSONS: some servers send 304 forever after the feed changed; every Nth poll goes
+    # out without validators, and the body hash tells whether anything really changed.
+    return bool(every) and state.get("polls_since_revalidate", 0) + 1 >= every
+
+
+def _feed_state(state: dict) -> schedule.FeedState:
+    return schedule.FeedState(
+        consecutive_failures=state.get("consecutive_failures", 0),
+        failure_class=state.get("failure_class"),
+        interval_factor=state.get("interval_factor", 1.0),
+        disabled_reason=state.get("disabled_reason"),
+    )
+
+
+def _policy(settings, feed: Feed) -> schedule.Policy:
+    return schedule.Policy(
+        interval_minutes=feed.poll_interval_minutes or settings.poll_interval_minutes,
+        min_interval_minutes=settings.min_poll_interval_minutes,
+        max_backoff_minutes=settings.max_backoff_minutes,
+        retry_after_cap_minutes=settings.retry_after_cap_minutes,
+        max_ttl_minutes=settings.max_ttl_minutes,
+        jitter_fraction=settings.jitter_fraction,
+        adaptive=settings.adaptive_polling,
+    )
+
+
+def _max_age(headers: dict[str, str]) -> float | None:
+    match = _MAX_AGE.search(headers.get("cache-control", ""))
+    return float(match.group(1)) if match else None
+
+
+def replay_quarantined(ctx: Context) -> Counter:
+    """Run every quarantined article through the stages again; returns outcomes."""
+    outcomes: Counter = Counter()
+    for item in ctx.state.quarantined():
+        outcome = process_article(Article.from_payload(item["payload"]), ctx)
+        outcomes[outcome] += 1
+        # A second failure is quarantined again as a new row with the new error.
+        ctx.state.mark_replayed(item["id"])
+    ctx.state.bump({f"articles.replayed.{k}": v for k, v in outcomes.items()})
+    return outcomes

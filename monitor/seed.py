@@ -1,0 +1,100 @@
+"""The seed corpus: background analyses indexed beside the feeds as kind ``seed``.
+
+The project carries its own copy in ``monitor/data/seed-corpus``. Each file is a title
+line, then the body; a ``Source:`` line (with the URL on it or on the next non-empty
+line, possibly in angle brackets) gives the document's URL. Loading is idempotent:
+the id is made from the file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from monitor.errors import StartupError
+from monitor.text import clean_whitespace, content_hash, one_line
+from monitor.urls import canonical_url
+
+PACKAGED = Path(__file__).parent / "data" / "seed-corpus"
+
+
+@dataclass
+class SeedReport:
+    """What a seed load did."""
+
+    files: int = 0
+    created: int = 0
+    existing: int = 0
+    skipped: list[str] | None = None
+
+
+def parse_seed(text: str) -> tuple[str, str, str]:
+    """(title, body, url) of one seed file's text."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    title = one_line(lines[0]) if lines else ""
+    body_lines, url, i = [], "", 1
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.lower().startswith("source:"):
+            rest = line[len("source:") :].strip()
+            j = i + 1
+            while not rest and j < len(lines):
+                rest, j = lines[j].strip(), j + 1
+            url = rest.strip("<>").strip()
+            i = j if rest else i + 1
+            continue
+        if line != "[Disclaimer]":
+            body_lines.append(lines[i])
+        i += 1
+    return title, clean_whitespace("\n".join(body_lines)), url
+
+
+def seed_documents(folder: Path, now: datetime) -> list[dict]:
+    """The documents of every ``*.txt`` file in ``folder``, sorted by file name."""
+    if not folder.is_dir():
+        raise StartupError(f"seed folder {folder} does not exist; fix `seed_dir` or the path")
+    docs = []
+    for path in sorted(folder.glob("*.txt")):
+        title, body, url = parse_seed(path.read_text(encoding="utf-8", errors="replace"))
+        if not title:
+            continue
+        url = canonical_url(url) if url.startswith(("http://", "https://")) else ""
+        docs.append(
+            {
+                "id": "seed-" + hashlib.sha256(path.stem.encode()).hexdigest()[:24],
+                "kind": "seed",
+                "url": url,
+                "title": title,
+                "text": body,
+                "language": "en",
+                "source": (urlsplit(url).hostname or "seed corpus") if url else "seed corpus",
+                "feed_id": "",
+                "country": "",
+                "published": now.isoformat(timespec="seconds"),
+                "published_source": "loaded",
+                "fetched_at": now.isoformat(timespec="seconds"),
+                "content_hash": content_hash(title, body),
+                "seed_file": path.name,
+            }
+        )
+    return docs
+
+
+def load_seed(ctx, folder: Path | None = None) -> SeedReport:
+    """Index the seed corpus (idempotent) and remember that it was loaded."""
+    folder = folder or ctx.settings.seed_dir or PACKAGED
+    now = ctx.clock()
+    docs = seed_documents(Path(folder), now)
+    report = SeedReport(files=len(docs))
+    for doc in docs:
+        if ctx.store.add(doc):
+            report.created += 1
+        else:
+            report.existing += 1
+    ctx.state.set_meta("seed_loaded_at", now.isoformat(timespec="seconds"))
+    return report

@@ -1,0 +1,243 @@
+"""One validated settings model: file, then environment, then command line.
+
+``load_settings`` reads ``config/monitor.toml`` (or ``--config`` / ``MONITOR_CONFIG``),
+overlays every ``MONITOR_<KEY>`` environment variable, then ``--set KEY=VALUE`` and the
+dedicated command-line options. An unknown key or a bad value raises ``StartupError``
+naming the key, where it came from, and the fix; nothing falls back silently.
+
+Relative paths in the config file resolve against the file's folder; relative paths
+from the environment or the command line resolve against the working directory.
+The reasons for the default numbers are in docs/choices.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from monitor.errors import StartupError
+
+ENV_PREFIX = "MONITOR_"
+# Environment variables with the prefix that are not settings: the config path itself,
+# and the variables that switch on optional test and benchmark targets.
+ENV_NOT_SETTINGS = ("MONITOR_CONFIG", "MONITOR_TEST_", "MONITOR_BENCH_")
+DEFAULT_CONFIG = Path("config/monitor.toml")
+PATH_KEYS = ("data_dir", "feeds_file", "seed_dir")
+
+
+class Settings(BaseModel):
+    """Every setting of the daemon. Field descriptions are the documentation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the state database and the embedded store."
+    )
+    feeds_file: Path = Field(
+        Path("config/feeds.toml"), description="TOML file listing the feeds to poll."
+    )
+    seed_dir: Path | None = Field(
+        None, description="Folder of seed-corpus .txt files; empty means the packaged copy."
+    )
+    load_seed_on_start: bool = Field(
+        True, description="Index the seed corpus the first time the daemon starts."
+    )
+    poll_interval_minutes: float = Field(
+        30, ge=5, le=1440, description="Default interval between polls of one feed."
+    )
+    min_poll_interval_minutes: float = Field(
+        5, ge=1, le=1440, description="No feed is polled more often than this."
+    )
+    max_backoff_minutes: float = Field(
+        1440, ge=5, le=10080, description="Cap of the delay after failures, Retry-After, ttl."
+    )
+    retry_after_cap_minutes: float = Field(
+        360, ge=1, le=10080, description="Longest Retry-After honoured."
+    )
+    max_ttl_minutes: float = Field(720, ge=5, le=10080, description="Cap of RSS <ttl> and max-age.")
+    jitter_fraction: float = Field(
+        0.1, ge=0, le=0.5, description="Random +/- share of each delay, to spread load."
+    )
+    adaptive_polling: bool = Field(
+        True, description="Poll feeds with many new items more often, idle feeds less."
+    )
+    scheduler_tick_seconds: float = Field(
+        15, ge=1, le=600, description="How often the scheduler looks for due feeds."
+    )
+    workers: int = Field(8, ge=1, le=64, description="Feeds polled at the same time.")
+    per_host_concurrency: int = Field(
+        2, ge=1, le=16, description="Requests to one host at the same time."
+    )
+    connect_timeout_seconds: float = Field(10, gt=0, le=120, description="TCP/TLS connect timeout.")
+    read_timeout_seconds: float = Field(
+        30, gt=0, le=300, description="Longest wait for the next bytes of a response."
+    )
+    fetch_deadline_seconds: float = Field(
+        120, gt=0, le=900, description="Longest time one fetch may take in all."
+    )
+    max_feed_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Byte cap of one feed body."
+    )
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
+    user_agent: str = Field(
+        "monitor/0.1 (multilingual media monitoring; +https://github.com/monitor/monitor)",
+        min_length=8,
+        description="User-Agent header of every request; put a contact in it.",
+    )
+    revalidate_every_polls: int = Field(
+        12,
+        ge=0,
+        le=1000,
+        description="Every Nth poll is sent without ETag/Last-Modified (0: never).",
+    )
+    max_entries_per_feed: int = Field(
+        1000, ge=1, le=100000, description="Entries read from one feed body."
+    )
+    future_date_tolerance_minutes: float = Field(
+        120, ge=0, le=2880, description="A date further ahead than this is replaced by fetch time."
+    )
+    language_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="Below this the feed's declared language is kept."
+    )
+    shutdown_grace_seconds: float = Field(
+        8, ge=0, le=9, description="Time in-flight polls get to finish on SIGTERM/SIGINT."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain values, secrets replaced by ``********``."""
+        out: dict[str, Any] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[key] = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                out[key] = str(value)
+            else:
+                out[key] = value
+        return out
+
+    @property
+    def state_db_path(self) -> Path:
+        """The SQLite state database (per-feed state, seen ids, counters, quarantine)."""
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def store_db_path(self) -> Path:
+        """The embedded store (documents and their full-text index)."""
+        return self.data_dir / "store.sqlite3"
+
+    @property
+    def imported_feeds_path(self) -> Path:
+        """Feeds added by ``monitor feeds import-opml`` (config/ may be read-only)."""
+        return self.data_dir / "imported-feeds.toml"
+
+
+def setting_names() -> list[str]:
+    """Every setting key, in declaration order."""
+    return list(Settings.model_fields)
+
+
+def env_name(key: str) -> str:
+    """The environment variable that sets ``key``."""
+    return ENV_PREFIX + key.upper()
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build the settings from file, environment and command-line overrides.
+
+    ``config_path`` None means ``MONITOR_CONFIG`` or ``config/monitor.toml`` if present.
+    Raises ``StartupError`` with the key, its origin and the fix.
+    """
+    env = os.environ if environ is None else environ
+    explicit = config_path or env.get("MONITOR_CONFIG")
+    path = Path(explicit) if explicit else DEFAULT_CONFIG
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    if path.exists():
+        for key, value in _read_toml(path).items():
+            _check_known(key, f"{path}")
+            values[key] = _resolve(key, value, path.parent)
+            origin[key] = str(path)
+    elif explicit:
+        raise StartupError(f"config file {path} does not exist; fix the --config path")
+    if "feeds_file" not in values:
+        values["feeds_file"] = path.parent / "feeds.toml"
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_NOT_SETTINGS):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        _check_known(key, f"environment variable {name}")
+        values[key] = value if value != "" or key != "seed_dir" else None
+        origin[key] = f"environment variable {name}"
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        _check_known(key, "the command line")
+        values[key] = value
+        origin[key] = "the command line"
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise StartupError(_explain(exc, values, origin)) from None
+
+
+def parse_set_option(items: list[str]) -> dict[str, str]:
+    """Turn ``--set KEY=VALUE`` options into a dict, failing on a malformed one."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise StartupError(f"--set {item!r}: expected KEY=VALUE, e.g. --set workers=4")
+        out[key.strip()] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise StartupError(f"{path}: not valid TOML ({exc}); fix the syntax there") from None
+    except OSError as exc:
+        raise StartupError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _resolve(key: str, value: Any, base: Path) -> Any:
+    if key in PATH_KEYS and isinstance(value, str) and value and not Path(value).is_absolute():
+        return base / value
+    return value
+
+
+def _check_known(key: str, where: str) -> None:
+    if key in Settings.model_fields:
+        return
+    close = difflib.get_close_matches(key, setting_names(), n=1)
+    hint = f"did you mean `{close[0]}`?" if close else "see `monitor config show` for all keys"
+    raise StartupError(f"unknown setting `{key}` in {where}; {hint}")
+
+
+def _explain(exc: ValidationError, values: dict[str, Any], origin: dict[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        field = Settings.model_fields.get(key)
+        where = origin.get(key, "the defaults")
+        got = values.get(key, "(default)")
+        doc = field.description if field else ""
+        lines.append(
+            f"setting `{key}` from {where} is {got!r}: {err['msg']}. "
+            f"Fix: give `{key}` a valid value ({doc})"
+        )
+    return "\n".join(lines)

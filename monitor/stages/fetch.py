@@ -1,0 +1,201 @@
+"""fetch: one HTTP GET of a feed, polite and bounded.
+
+Conditional GET (ETag / Last-Modified), connect and read timeouts, an overall
+deadline, a byte cap enforced while streaming (decoded bytes, so a gzip bomb stops at
+the cap too), a redirect limit, a per-host concurrency limit and a descriptive
+User-Agent. Every failure becomes a ``FetchError`` whose ``kind`` the scheduling
+policy understands; nothing here decides when to poll again.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor import __version__
+
+
+@dataclass
+class FetchResult:
+    """What a fetch brought back."""
+
+    status: int
+    url: str  # final URL after redirects
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+    seconds: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        """True for a 304."""
+        return self.status == 304
+
+
+class FetchError(Exception):
+    """A fetch that brought no usable body. ``kind`` is a scheduling outcome kind."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.headers = headers or {}
+
+
+class Fetcher:
+    """A shared HTTP client with per-host limits. Safe to use from many threads."""
+
+    def __init__(self, settings, stop: threading.Event | None = None):
+        self.max_bytes = settings.max_feed_bytes
+        self.deadline = settings.fetch_deadline_seconds
+        self.stop = stop or threading.Event()
+        self._per_host = settings.per_host_concurrency
+        self._hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(self._per_host)
+        )
+        self._hosts_lock = threading.Lock()
+        agent = settings.user_agent.replace("monitor/0.1", f"monitor/{__version__}", 1)
+        self.client = httpx.Client(
+            follow_redirects=True,
+            max_redirects=settings.max_redirects,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_seconds,
+                read=settings.read_timeout_seconds,
+                write=settings.read_timeout_seconds,
+                pool=settings.fetch_deadline_seconds,
+            ),
+            headers={
+                "User-Agent": agent,
+                "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
+                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def fetch(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """GET ``url``; returns a 200/304 result or raises FetchError."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        with self._host_slot(url):
+            return self._get(url, headers, max_bytes or self.max_bytes)
+
+    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._hosts_lock:
+            return self._hosts[host]
+
+    def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
+        started = time.monotonic()
+        try:
+            with self.client.stream("GET", url, headers=headers) as response:
+                lowered = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code == 304:
+                    return FetchResult(304, str(response.url), lowered, b"", _since(started))
+                if response.status_code >= 400 or response.status_code < 200:
+                    raise FetchError(
+                        "http_error",
+                        f"HTTP {response.status_code}",
+                        response.status_code,
+                        lowered,
+                    )
+                declared = lowered.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(
+                        "too_large",
+                        f"Content-Length {declared} exceeds {max_bytes} bytes",
+                        response.status_code,
+                        lowered,
+                    )
+                body = self._read_capped(response, started, max_bytes)
+                return FetchResult(
+                    response.status_code, str(response.url), lowered, body, _since(started)
+                )
+        except FetchError:
+            raise
+        except httpx.TooManyRedirects as exc:
+            raise FetchError("too_many_redirects", str(exc)) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(
+                "timeout", f"{type(exc).__name__} after {_since(started):.1f} s"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise FetchError(_connect_kind(exc), _reason(exc)) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise FetchError("connect_error", f"connection broken: {_reason(exc)}") from None
+        except httpx.DecodingError as exc:
+            raise FetchError("malformed", f"bad content encoding: {_reason(exc)}") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise FetchError("http_error", f"invalid URL: {exc}", 400) from None
+        except httpx.HTTPError as exc:
+            raise FetchError("connect_error", _reason(exc)) from None
+
+    def _read_capped(self, response: httpx.Response, started: float, max_bytes: int) -> bytes:
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(
+                    "too_large", f"body exceeds {max_bytes} bytes", response.status_code
+                )
+            if time.monotonic() - started > self.deadline:
+                raise FetchError("timeout", f"fetch took longer than {self.deadline:.0f} s")
+            if self.stop.is_set():
+                raise FetchError("aborted", "daemon is shutting down")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 4)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:300] + "…"
+
+
+def _connect_kind(exc: httpx.ConnectError) -> str:
+    """Tell DNS and TLS failures from refused connections: they back off differently."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return "tls_error"
+        if "getaddrinfo" in str(cause) or "Name or service not known" in str(cause):
+            return "dns_error"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc)
+    if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+        return "tls_error"
+    if (
+        "Name or service not known" in text
+        or "nodename nor servname" in text
+        or "Temporary failure in name resolution" in text
+        or "getaddrinfo" in text
+    ):
+        return "dns_error"
+    return "connect_error"

@@ -1,0 +1,117 @@
+"""parse: feed bytes to entries, with feedparser.
+
+The bytes go in with the response headers, so a charset declared only in the HTTP
+``Content-Type`` decodes right; ``chardet`` (a dependency) lets feedparser guess an
+encoding declared nowhere, such as windows-1251 Russian. A malformed feed keeps what
+feedparser could recover; only a body with no entries at all and broken XML is a
+failure.
+"""
+
+from __future__ import annotations
+
+import calendar
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import feedparser
+
+from monitor.article import Entry
+
+# The feed element names feedparser uses for an entry's dates.
+_DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
+
+
+@dataclass
+class ParsedFeed:
+    """Entries of one feed body and what the feed said about itself."""
+
+    entries: list[Entry] = field(default_factory=list)
+    title: str = ""
+    language: str = ""
+    ttl_minutes: float | None = None
+    bozo: str = ""  # feedparser's complaint about the XML, if any
+    version: str = ""
+    truncated: int = 0  # entries beyond max_entries, not read
+
+
+class MalformedFeed(Exception):
+    """The body is not a feed at all (no entries and broken or no XML)."""
+
+
+def parse(body: bytes, headers: dict[str, str], url: str, max_entries: int) -> ParsedFeed:
+    """Parse a feed body; raises MalformedFeed when nothing usable is in it."""
+    if not body.strip():
+        raise MalformedFeed("empty body")
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    # feedparser resolves relative links against Content-Location.
+    response_headers.setdefault("content-location", url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = feedparser.parse(
+            body,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=True,
+        )
+    bozo = _complaint(parsed)
+    if not parsed.entries and not parsed.get("version"):
+        raise MalformedFeed(bozo or "no feed elements found")
+    meta = parsed.feed
+    out = ParsedFeed(
+        title=str(meta.get("title", "")),
+        language=str(meta.get("language", "")),
+        ttl_minutes=_number(meta.get("ttl")),
+        bozo=bozo,
+        version=str(parsed.get("version", "")),
+        truncated=max(0, len(parsed.entries) - max_entries),
+    )
+    for raw in parsed.entries[:max_entries]:
+        out.entries.append(_entry(raw, url, out.language))
+    return out
+
+
+def _complaint(parsed) -> str:
+    """feedparser's complaint about the XML; an encoding it had to guess is not one."""
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if exc is None or isinstance(
+        exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType
+    ):
+        return ""
+    return str(exc) or type(exc).__name__
+
+
+def _entry(raw, base_url: str, feed_language: str) -> Entry:
+    contents = raw.get("content") or []
+    content = max((c.get("value", "") for c in contents), key=len, default="")
+    title_detail = raw.get("title_detail") or {}
+    return Entry(
+        guid=str(raw.get("id", "") or ""),
+        link=str(raw.get("link", "") or ""),
+        title=str(raw.get("title", "") or ""),
+        summary=str(raw.get("summary", "") or ""),
+        content=content,
+        author=str(raw.get("author", "") or ""),
+        published=_date(raw, "published_parsed") or _date(raw, "created_parsed"),
+        updated=_date(raw, "updated_parsed"),
+        base_url=base_url,
+        feed_language=str(title_detail.get("language") or feed_language or ""),
+    )
+
+
+def _date(raw, key: str) -> datetime | None:
+    value = raw.get(key)
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

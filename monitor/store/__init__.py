@@ -1,0 +1,62 @@
+"""The store interface: where documents are kept and searched.
+
+The embedded store (SQLite with FTS5) is the one-machine store. Every store offers
+the same calls, so the pipeline and the commands never know which one they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search: query string, filters and paging. Empty text lists newest first."""
+
+    text: str = ""
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 20
+    offset: int = 0
+    sort: str = "relevance"  # "relevance" | "date"
+
+
+@dataclass
+class SearchResult:
+    """One page of hits and the total number of matches."""
+
+    total: int
+    hits: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Store(Protocol):
+    """What every store offers."""
+
+    name: str
+
+    def add(self, document: dict[str, Any]) -> bool:
+        """Create the document if its id is new; True if created, False if it existed."""
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored document, or None."""
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Run a search; raises ``QueryError`` for a query it cannot run."""
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Document counts by ``language``, ``source`` and ``kind``, and ``total``."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(settings) -> Store:
+    """The configured store. Only the embedded one exists so far."""
+    from monitor.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.store_db_path)
