@@ -38,9 +38,11 @@ class Feed(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        # Strip first: a URL pasted with a leading space is still a good URL.
+        value = value.strip()
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return value.strip()
+        return value
 
     @property
     def feed_id(self) -> str:
@@ -55,13 +57,22 @@ def load_feeds(feeds_file: Path, imported_file: Path | None = None) -> list[Feed
         known = {f.url for f in feeds}
         feeds += [f for f in _load_file(imported_file, required=False) if f.url not in known]
     names: dict[str, str] = {}
+    urls: dict[str, str] = {}
     for feed in feeds:
-        if feed.name in names and names[feed.name] != feed.url:
+        if feed.name in names:
             raise StartupError(
                 f"feed name {feed.name!r} is used twice ({names[feed.name]} and {feed.url}); "
                 "give each feed a unique name"
             )
+        # The feed id is a hash of the URL: two entries with one URL would share one
+        # scheduling state and be polled twice.
+        if feed.url in urls:
+            raise StartupError(
+                f"feed URL {feed.url} is listed twice ({urls[feed.url]!r} and {feed.name!r}); "
+                "remove one of the entries"
+            )
         names[feed.name] = feed.url
+        urls[feed.url] = feed.name
     return feeds
 
 
@@ -92,8 +103,14 @@ def _load_file(path: Path, required: bool) -> list[Feed]:
     unknown = set(data) - {"feeds"}
     if unknown:
         raise StartupError(f"{path}: unknown top-level key(s) {sorted(unknown)}; only [[feeds]]")
+    entries = data.get("feeds", [])
+    if not isinstance(entries, list) or not all(isinstance(raw, dict) for raw in entries):
+        raise StartupError(
+            f"{path}: `feeds` must be an array of tables; write each feed as a [[feeds]] "
+            "section with name, url and language"
+        )
     feeds = []
-    for index, raw in enumerate(data.get("feeds", []), start=1):
+    for index, raw in enumerate(entries, start=1):
         label = raw.get("name") or f"#{index}"
         try:
             feeds.append(Feed(**raw))
@@ -124,7 +141,7 @@ def parse_opml(data: bytes, default_language: str | None = None) -> tuple[list[F
         url = (outline.get("xmlUrl") or "").strip()
         if not url:
             continue
-        name = (outline.get("text") or outline.get("title") or url).strip()
+        name = _first_nonblank(outline.get("text"), outline.get("title"), url)
         language = (outline.get("language") or default_language or "").strip().lower()
         language = language.split("-")[0].split("_")[0]
         try:
@@ -140,14 +157,20 @@ def parse_opml(data: bytes, default_language: str | None = None) -> tuple[list[F
     return feeds, skipped
 
 
+def _first_nonblank(*values: str | None) -> str:
+    return next((v.strip() for v in values if v and v.strip()), "")
+
+
 def write_imported(path: Path, feeds: list[Feed]) -> None:
     """Write imported feeds as TOML (atomically: a crash leaves the old file)."""
     lines = ["# Written by `monitor feeds import-opml`; safe to edit.", ""]
     for feed in feeds:
         lines.append("[[feeds]]")
         for key, value in feed.model_dump(exclude_defaults=True).items():
-            # A JSON string is a valid TOML basic string; numbers and booleans match too.
-            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+            # A JSON string is a valid TOML basic string, except that JSON leaves DEL
+            # raw and TOML forbids it; numbers and booleans match too.
+            text = json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+            lines.append(f"{key} = {text}")
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

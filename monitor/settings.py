@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from monitor.errors import StartupError
 
 ENV_PREFIX = "MONITOR_"
-# Environment variables with the prefix that are not settings: the config path itself,
-# and the variables that switch on optional test and benchmark targets.
-ENV_NOT_SETTINGS = ("MONITOR_CONFIG", "MONITOR_TEST_", "MONITOR_BENCH_")
+# Environment variables with the prefix that are not settings: the config path itself
+# (an exact name, so that a typo such as MONITOR_CONFIG_FILE is reported, not ignored),
+# and the prefixes of the variables that switch on optional test and benchmark targets.
+ENV_CONFIG = "MONITOR_CONFIG"
+ENV_NOT_SETTINGS = ("MONITOR_TEST_", "MONITOR_BENCH_")
 DEFAULT_CONFIG = Path("config/monitor.toml")
 PATH_KEYS = ("data_dir", "feeds_file", "seed_dir")
 
@@ -105,7 +107,7 @@ class Settings(BaseModel):
         0.5, ge=0, le=1, description="Below this the feed's declared language is kept."
     )
     shutdown_grace_seconds: float = Field(
-        8, ge=0, le=9, description="Time in-flight polls get to finish on SIGTERM/SIGINT."
+        6, ge=0, le=9, description="Time in-flight polls get to finish on SIGTERM/SIGINT."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
@@ -161,7 +163,7 @@ def load_settings(
     Raises ``StartupError`` with the key, its origin and the fix.
     """
     env = os.environ if environ is None else environ
-    explicit = config_path or env.get("MONITOR_CONFIG")
+    explicit = config_path or env.get(ENV_CONFIG)
     path = Path(explicit) if explicit else DEFAULT_CONFIG
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
@@ -171,21 +173,22 @@ def load_settings(
             values[key] = _resolve(key, value, path.parent)
             origin[key] = str(path)
     elif explicit:
-        raise StartupError(f"config file {path} does not exist; fix the --config path")
+        where = "--config" if config_path else ENV_CONFIG
+        raise StartupError(f"config file {path} (from {where}) does not exist; fix {where}")
     if "feeds_file" not in values:
         values["feeds_file"] = path.parent / "feeds.toml"
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_NOT_SETTINGS):
+        if not name.startswith(ENV_PREFIX) or _not_a_setting(name):
             continue
         key = name[len(ENV_PREFIX) :].lower()
         _check_known(key, f"environment variable {name}")
-        values[key] = value if value != "" or key != "seed_dir" else None
+        values[key] = _empty_seed_dir(key, value)
         origin[key] = f"environment variable {name}"
     for key, value in (overrides or {}).items():
         if value is None:
             continue
         _check_known(key, "the command line")
-        values[key] = value
+        values[key] = _empty_seed_dir(key, value)
         origin[key] = "the command line"
     try:
         return Settings(**values)
@@ -215,9 +218,20 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _resolve(key: str, value: Any, base: Path) -> Any:
+    value = _empty_seed_dir(key, value)
     if key in PATH_KEYS and isinstance(value, str) and value and not Path(value).is_absolute():
         return base / value
     return value
+
+
+def _not_a_setting(env_var: str) -> bool:
+    return env_var == ENV_CONFIG or env_var.startswith(ENV_NOT_SETTINGS)
+
+
+def _empty_seed_dir(key: str, value: Any) -> Any:
+    # An empty seed_dir means "the packaged copy" from every source; Path("") would be
+    # the working directory, and the seed loader would index whatever .txt files it holds.
+    return None if key == "seed_dir" and value == "" else value
 
 
 def _check_known(key: str, where: str) -> None:

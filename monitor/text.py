@@ -41,6 +41,18 @@ _BLOCK = {
     "hr",
     "dd",
     "dt",
+    "dl",
+    # Table cells and page regions: without a break "<td>Ереван</td><td>Баку</td>"
+    # would become one word, "ЕреванБаку", that no search finds.
+    "td",
+    "th",
+    "caption",
+    "main",
+    "nav",
+    "aside",
+    "address",
+    "details",
+    "summary",
 }
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -97,8 +109,15 @@ def html_to_text(markup: str) -> str:
 
 def clean_whitespace(text: str) -> str:
     """Collapse runs of spaces, keep paragraph breaks, strip control characters."""
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
+    # Line ends first: a lone CR (old Mac files) is a line break, and CR LF is one break.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Control characters that separate words (form feed, vertical tab, NEL) become
+    # spaces, so they do not glue two words together; the others are dropped.
+    text = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else " " if ch.isspace() else ""
+        for ch in text
+    )
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 

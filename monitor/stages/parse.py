@@ -100,7 +100,9 @@ def _entry(raw, base_url: str, feed_language: str) -> Entry:
 
 
 def _date(raw, key: str) -> datetime | None:
-    value = raw.get(key)
+    # dict.get, not FeedParserDict.get: the latter maps a missing published_parsed to
+    # updated_parsed (deprecated), and we keep the two apart ourselves.
+    value = dict.get(raw, key)
     if not value:
         return None
     try:

@@ -1,0 +1,65 @@
+"""Shared fixtures: a real feed server on 127.0.0.1, settings and a context on a
+temporary data folder, and a helper to write feeds files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.context import Context
+from monitor.settings import load_settings
+from monitor.state import StateDB
+from monitor.store.sqlite import SQLiteStore
+from tests.feedserver import FeedServer, feed_server, feed_server_session  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_FEEDS = ROOT / "tests" / "fixtures" / "feeds"
+
+
+def write_feeds(path: Path, feeds: list[dict]) -> Path:
+    """Write a feeds TOML file from dicts (name, url, language, ...)."""
+    lines = []
+    for feed in feeds:
+        lines.append("[[feeds]]")
+        lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in feed.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Build settings on a temporary data folder, with no config file and no environment."""
+
+    def make(feeds: list[dict] | None = None, **overrides):
+        feeds_file = write_feeds(tmp_path / "feeds.toml", feeds or [])
+        values = {"data_dir": tmp_path / "data", "feeds_file": feeds_file, **overrides}
+        return load_settings(_empty_config(tmp_path), values, environ={})
+
+    return make
+
+
+def _empty_config(tmp_path: Path) -> Path:
+    path = tmp_path / "monitor.toml"
+    if not path.exists():
+        path.write_text("# empty: defaults\n")
+    return path
+
+
+@pytest.fixture
+def make_context():
+    """Build a Context on given settings; closed at the end of the test."""
+    made: list[Context] = []
+
+    def make(settings) -> Context:
+        ctx = Context(
+            settings, StateDB(settings.state_db_path), SQLiteStore(settings.store_db_path)
+        )
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
