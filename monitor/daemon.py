@@ -178,9 +178,8 @@ class Daemon:
                 signal.signal(sig, self._on_signal)
         if settings.load_seed_on_start and not self.ctx.state.get_meta("seed_loaded_at"):
             report = load_seed(self.ctx)
-            log.info(
-                "seed_loaded", extra={"files": report.files, "documents_created": report.created}
-            )
+            counts = {"files": report.files, "documents_created": report.created}
+            log.info("seed_loaded", extra=counts)
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(
             self.tick,

@@ -111,14 +111,17 @@ def clean_whitespace(text: str) -> str:
     """Collapse runs of spaces, keep paragraph breaks, strip control characters."""
     # Line ends first: a lone CR (old Mac files) is a line break, and CR LF is one break.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # Control characters that separate words (form feed, vertical tab, NEL) become
-    # spaces, so they do not glue two words together; the others are dropped.
-    text = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else " " if ch.isspace() else ""
-        for ch in text
-    )
+    text = "".join(_no_control(ch) for ch in text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _no_control(ch: str) -> str:
+    if ch in "\n\t" or unicodedata.category(ch) != "Cc":
+        return ch
+    # Control characters that separate words (form feed, vertical tab, NEL) become
+    # spaces, so they do not glue two words together; the others are dropped.
+    return " " if ch.isspace() else ""
 
 
 def one_line(text: str) -> str:
