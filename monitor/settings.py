@@ -87,7 +87,7 @@ class Settings(BaseModel):
     )
     max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
     user_agent: str = Field(
-        "monitor/0.1 (multilingual media monitoring; +https://github.com/monitor/monitor)",
+        "monitor/0.1 (multilingual news monitoring daemon; python-httpx)",
         min_length=8,
         description="User-Agent header of every request; put a contact in it.",
     )

@@ -33,13 +33,25 @@ def canonical_url(url: str) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking params."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _kept(k, v)]
+    netloc = _netloc(parts, scheme)
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, safe=":/,"), ""))
+
+
+def _netloc(parts, scheme: str) -> str:
+    try:
+        port = parts.port
+    except ValueError:
+        # "host:abc" is no port at all; keep what the feed wrote rather than lose the
+        # article to an exception in normalize.
+        return parts.netloc.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    port = parts.port if parts.port and parts.port != DEFAULT_PORTS.get(scheme) else None
-    netloc = f"{host}:{port}" if port else host
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets, or the port is ambiguous
+    netloc = f"{host}:{port}" if port and port != DEFAULT_PORTS.get(scheme) else host
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _kept(k, v)]
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, safe=":/,"), ""))
+    return netloc
 
 
 def _kept(key: str, value: str) -> bool:

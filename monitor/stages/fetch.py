@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from monitor import __version__
-
 
 @dataclass
 class FetchResult:
@@ -65,7 +63,6 @@ class Fetcher:
             lambda: threading.BoundedSemaphore(self._per_host)
         )
         self._hosts_lock = threading.Lock()
-        agent = settings.user_agent.replace("monitor/0.1", f"monitor/{__version__}", 1)
         self.client = httpx.Client(
             follow_redirects=True,
             max_redirects=settings.max_redirects,
@@ -76,7 +73,7 @@ class Fetcher:
                 pool=settings.fetch_deadline_seconds,
             ),
             headers={
-                "User-Agent": agent,
+                "User-Agent": settings.user_agent,
                 "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
                 "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
                 "Accept-Encoding": "gzip, deflate",
