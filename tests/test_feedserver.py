@@ -1,0 +1,513 @@
+"""Tests of the test HTTP server (tests/feedserver.py) and the feed fixtures."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import hashlib
+import html
+import importlib.util
+import re
+import sys
+import threading
+import time
+import tomllib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+try:
+    from tests.feedserver import (  # noqa: F401  (feed_server: the fixture)
+        LAST_MODIFIED,
+        FeedServer,
+        RecordedRequest,
+        feed_server,
+    )
+except ImportError:  # pragma: no cover - tests/ on sys.path but not a package
+    from feedserver import LAST_MODIFIED, FeedServer, RecordedRequest, feed_server  # noqa: F401
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FEEDS = FIXTURES / "feeds"
+MANIFEST = tomllib.loads((FEEDS / "MANIFEST.toml").read_text(encoding="utf-8"))["files"]
+FEED_FILES = sorted(p.name for p in FEEDS.glob("*.xml"))
+CP1251_HEADERS = {"content-type": "application/rss+xml; charset=windows-1251"}
+
+
+def _load_feedgen():
+    spec = importlib.util.spec_from_file_location("feedgen", FIXTURES / "feedgen.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("feedgen", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+feedgen = _load_feedgen()
+
+
+def plain_text(value: str) -> str:
+    """Title as plain text: drop script/style content and tags, decode entities."""
+    value = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", value)
+    value = re.sub(r"(?s)<[^>]*>", "", value)
+    return re.sub(r"\s+", " ", html.unescape(value)).strip()
+
+
+def parse_fixture(name: str, **kwargs):
+    return feedparser.parse((FEEDS / name).read_bytes(), **kwargs)
+
+
+@pytest.fixture
+def client():
+    with httpx.Client(timeout=5.0) as c:
+        yield c
+
+
+# --------------------------------------------------------------------------- /feeds
+
+
+@pytest.mark.parametrize("name", FEED_FILES)
+def test_feeds_serves_fixture_bytes_unmodified(feed_server, client, name):
+    resp = client.get(feed_server.url(f"/feeds/{name}"))
+    data = (FEEDS / name).read_bytes()
+    assert resp.status_code == 200
+    assert resp.content == data
+    assert resp.headers["content-length"] == str(len(data))
+    expected = "application/rss+xml"
+    if "atom" in name:
+        expected = "application/atom+xml"
+    elif "rdf" in name:
+        expected = "application/rdf+xml"
+    assert resp.headers["content-type"] == expected  # no charset by default
+
+
+def test_feeds_charset_and_ctype_queries(feed_server, client):
+    url = feed_server.url("/feeds/ru_windows1251.xml")
+    resp = client.get(url, params={"charset": "windows-1251"})
+    assert resp.headers["content-type"] == "application/rss+xml; charset=windows-1251"
+    assert resp.text.startswith('<?xml version="1.0"?>')
+    assert "Ереван и Баку" in resp.text
+    resp = client.get(url, params={"ctype": "text/html; charset=utf-8"})
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    assert client.get(feed_server.url("/feeds/en_atom.xml?charset=utf-8")).headers[
+        "content-type"
+    ] == ("application/atom+xml; charset=utf-8")
+
+
+def test_feeds_head_and_missing(feed_server, client):
+    resp = client.head(feed_server.url("/feeds/az_latin.xml"))
+    assert resp.status_code == 200
+    assert resp.content == b""
+    assert resp.headers["content-length"] == str((FEEDS / "az_latin.xml").stat().st_size)
+    assert client.get(feed_server.url("/feeds/nope.xml")).status_code == 404
+    assert client.get(feed_server.url("/feeds/..%2Ftest_feedserver.py")).status_code == 404
+    assert client.get(feed_server.url("/no-such-endpoint")).status_code == 404
+
+
+# --------------------------------------------------------------------------- /etag
+
+
+def test_etag_and_conditional_get(feed_server, client):
+    name = "fa_persian.xml"
+    data = (FEEDS / name).read_bytes()
+    url = feed_server.url(f"/etag/{name}")
+    first = client.get(url)
+    etag = '"' + hashlib.sha1(data).hexdigest() + '"'
+    assert first.status_code == 200
+    assert first.content == data
+    assert first.headers["etag"] == etag
+    assert first.headers["last-modified"] == LAST_MODIFIED
+
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"other", W/{etag}'},
+        {"If-Modified-Since": LAST_MODIFIED},
+        {"If-None-Match": etag, "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"},
+    ):
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 304, headers
+        assert resp.content == b""
+        assert resp.headers["etag"] == etag
+
+    assert client.get(url, headers={"If-None-Match": '"stale"'}).status_code == 200
+    old = "Sat, 01 Jan 2000 00:00:00 GMT"
+    assert client.get(url, headers={"If-Modified-Since": old}).status_code == 200
+    assert feed_server.count(f"/etag/{name}") == 7
+    assert feed_server.requests[1].headers["if-none-match"] == etag
+
+
+# --------------------------------------------------------------------------- status
+
+
+@pytest.mark.parametrize("code", [200, 301, 404, 410, 429, 500, 503])
+def test_status(feed_server, client, code):
+    resp = client.get(feed_server.url(f"/status/{code}"))
+    assert resp.status_code == code
+    assert resp.text == f"status {code}\n"
+
+
+def test_retry_after_seconds_and_date(feed_server, client):
+    resp = client.get(feed_server.url("/retry-after/429/120"))
+    assert resp.status_code == 429
+    assert resp.headers["retry-after"] == "120"
+
+    resp = client.get(feed_server.url("/retry-after-date/503/3600"))
+    assert resp.status_code == 503
+    when = email.utils.parsedate_to_datetime(resp.headers["retry-after"])
+    assert resp.headers["retry-after"].endswith(" GMT")
+    assert abs(when.timestamp() - (time.time() + 3600)) < 5
+
+
+# --------------------------------------------------------------------------- slow / drip / drop
+
+
+def test_slow(feed_server, client):
+    started = time.monotonic()
+    resp = client.get(feed_server.url("/slow/0.3"))
+    assert time.monotonic() - started >= 0.3
+    assert resp.status_code == 200
+    assert len(feedparser.parse(resp.content).entries) == 5
+
+
+def test_drip_sends_bytes_slowly_without_length(feed_server):
+    started = time.monotonic()
+    with httpx.stream("GET", feed_server.url("/drip/30/0.01"), timeout=5.0) as resp:
+        assert resp.status_code == 200
+        assert "content-length" not in resp.headers
+        assert resp.headers["connection"] == "close"
+        body = resp.read()
+    assert time.monotonic() - started >= 0.25
+    assert body == b'<?xml version="1.0" encoding="utf-8"?>\n<rss versi'[:30]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(feed_server.url("/drip/100/1"), timeout=0.3)
+
+
+def test_drop_closes_without_response(feed_server, client):
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.get(feed_server.url("/drop"))
+    assert feed_server.count("/drop") == 1
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+def test_redirect_loop(feed_server):
+    resp = httpx.get(feed_server.url("/redirect-loop/0"))
+    assert resp.status_code == 302
+    assert resp.headers["location"] == "/redirect-loop/1"
+    with (
+        httpx.Client(follow_redirects=True, max_redirects=5) as c,
+        pytest.raises(httpx.TooManyRedirects),
+    ):
+        c.get(feed_server.url("/redirect-loop/0"))
+    assert feed_server.count("/redirect-loop/5") == 1
+
+
+def test_redirect_chain(feed_server, client):
+    url = feed_server.url("/redirect/3/en_atom.xml?charset=utf-8")
+    resp = client.get(url, follow_redirects=True)
+    assert resp.status_code == 200
+    assert [r.status_code for r in resp.history] == [302, 302, 302]
+    assert resp.url.path == "/feeds/en_atom.xml"
+    assert resp.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert resp.content == (FEEDS / "en_atom.xml").read_bytes()
+    # The content type follows the file name: hy_armenian.xml is Atom but served as RSS.
+    resp = client.get(feed_server.url("/redirect/0/hy_armenian.xml"), follow_redirects=True)
+    assert (resp.history, resp.headers["content-type"]) == ([], "application/rss+xml")
+
+
+# --------------------------------------------------------------------------- oversize
+
+
+def test_oversize_streams_chunked_valid_rss(feed_server):
+    total = 0
+    with httpx.stream("GET", feed_server.url("/oversize/1"), timeout=5.0) as resp:
+        assert resp.status_code == 200
+        assert "content-length" not in resp.headers
+        assert resp.headers["transfer-encoding"] == "chunked"
+        parts = list(resp.iter_bytes())
+        total = sum(len(p) for p in parts)
+    assert 1024 * 1024 <= total < 1024 * 1024 + 2048
+    root = ET.fromstring(b"".join(parts))
+    items = root.findall("./channel/item")
+    assert len(items) > 1000
+    assert len({i.findtext("guid") for i in items}) == len(items)
+
+
+def test_oversize_client_can_abort_early(feed_server, capfd):
+    with httpx.stream("GET", feed_server.url("/oversize/50"), timeout=5.0) as resp:
+        received = 0
+        for chunk in resp.iter_bytes():
+            received += len(chunk)
+            if received > 256 * 1024:
+                break
+    assert received < 50 * 1024 * 1024
+    time.sleep(0.2)
+    assert capfd.readouterr().err == ""
+    assert feed_server.errors == []
+
+
+def test_oversize_declared_length_then_short_body(feed_server):
+    with httpx.stream("GET", feed_server.url("/oversize-declared/5"), timeout=5.0) as resp:
+        assert resp.headers["content-length"] == str(5 * 1024 * 1024)
+        with pytest.raises(httpx.RemoteProtocolError):
+            resp.read()
+
+
+# --------------------------------------------------------------------------- gzip / garbage
+
+
+def test_gzip(feed_server, client):
+    data = (FEEDS / "ru_rdf.xml").read_bytes()
+    resp = client.get(feed_server.url("/gzip/ru_rdf.xml"))
+    assert resp.headers["content-encoding"] == "gzip"
+    assert resp.headers["content-type"] == "application/rdf+xml"
+    assert resp.content == data  # httpx decodes transparently
+    with httpx.stream("GET", feed_server.url("/gzip/ru_rdf.xml")) as raw:
+        compressed = b"".join(raw.iter_raw())
+    assert compressed[:2] == b"\x1f\x8b"
+    assert gzip.decompress(compressed) == data
+
+
+def test_garbage_is_deterministic(feed_server, client):
+    first = client.get(feed_server.url("/garbage"))
+    second = client.get(feed_server.url("/garbage"))
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/rss+xml"
+    assert len(first.content) == 64 * 1024
+    assert first.content == second.content
+    parsed = feedparser.parse(first.content)
+    assert parsed.bozo and not parsed.entries
+
+
+# --------------------------------------------------------------------------- programming API
+
+
+def test_routes_handlers_recording_and_reset(feed_server, client):
+    feed_server.set_route(
+        "/custom.xml", status=201, body="тело", headers={"Content-Type": "text/plain"}
+    )
+    feed_server.set_route("/feeds/az_latin.xml", status=410)  # overrides the built-in
+
+    def handler(h):
+        h.send_bytes(200, f"hello {h.headers['X-Probe']}".encode(), {"X-Dynamic": "yes"})
+
+    feed_server.set_handler("/dynamic", handler)
+
+    resp = client.get(feed_server.url("/custom.xml"), headers={"User-Agent": "probe/1"})
+    assert (resp.status_code, resp.text) == (201, "тело")
+    assert client.get(feed_server.url("/feeds/az_latin.xml")).status_code == 410
+    resp = client.get(feed_server.url("dynamic?x=1"), headers={"X-Probe": "42"})
+    assert resp.text == "hello 42"
+    assert resp.headers["x-dynamic"] == "yes"
+
+    assert feed_server.count("/custom.xml") == 1
+    assert feed_server.count("/dynamic") == 1
+    assert feed_server.count("/dynamic?x=1") == 1
+    first = feed_server.requests[0]
+    assert isinstance(first, RecordedRequest)
+    assert (first.path, first.method) == ("/custom.xml", "GET")
+    assert first.headers["user-agent"] == "probe/1"
+    assert all(k == k.lower() for k in first.headers)
+    assert feed_server.requests[2].query == "x=1"
+
+    feed_server.reset()
+    assert feed_server.requests == []
+    assert client.get(feed_server.url("/custom.xml")).status_code == 404
+    assert client.get(feed_server.url("/feeds/az_latin.xml")).status_code == 200
+
+
+def test_keep_alive_and_concurrency(feed_server):
+    with httpx.Client(timeout=5.0) as c:
+        for _ in range(3):
+            assert c.get(feed_server.url("/feeds/dates.xml")).status_code == 200
+    results: list[int] = []
+
+    def fetch():
+        results.append(httpx.get(feed_server.url("/slow/0.3"), timeout=5.0).status_code)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=fetch) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 5
+    assert time.monotonic() - started < 1.5  # served concurrently
+
+
+def test_stop_is_prompt_with_requests_in_flight(capfd):
+    server = FeedServer().start()
+    outcomes: dict[str, object] = {}
+
+    def fetch(path):
+        try:
+            outcomes[path] = httpx.get(server.url(path), timeout=10.0)
+        except httpx.HTTPError as exc:
+            outcomes[path] = exc
+
+    threads = [threading.Thread(target=fetch, args=(p,)) for p in ("/slow/30", "/drip/1000/0.5")]
+    for t in threads:
+        t.start()
+    assert server.wait_for_requests("/slow/30") and server.wait_for_requests("/drip/1000/0.5")
+    idle = httpx.Client(timeout=10.0)  # an idle keep-alive connection must not block stop()
+    assert idle.get(server.url("/status/200")).status_code == 200
+    time.sleep(0.1)
+
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2.0
+    for t in threads:
+        t.join(3.0)
+        assert not t.is_alive()
+    idle.close()
+    # /slow never answered; /drip's close-delimited body just ends early (no error).
+    assert isinstance(outcomes["/slow/30"], httpx.RemoteProtocolError)
+    drip = outcomes["/drip/1000/0.5"]
+    assert isinstance(drip, httpx.Response) and 0 < len(drip.content) < 10
+    assert capfd.readouterr().err == ""
+
+
+def test_context_manager_and_restart():
+    with FeedServer() as server:
+        assert httpx.get(server.url("/status/204")).status_code == 204
+    assert not server.running
+    server.start()
+    try:
+        assert httpx.get(server.url("/feeds/empty_body.xml")).content == b""
+    finally:
+        server.stop()
+
+
+def test_session_fixture(feed_server_session):
+    assert httpx.get(feed_server_session.url("/status/200")).status_code == 200
+
+
+# --------------------------------------------------------------------------- fixtures vs MANIFEST
+
+
+def test_manifest_lists_every_fixture():
+    assert sorted(MANIFEST) == FEED_FILES
+
+
+@pytest.mark.parametrize("name", FEED_FILES)
+def test_fixture_parses_as_manifest_says(name):
+    spec = MANIFEST[name]
+    kwargs = {}
+    if "parse_charset" in spec:
+        kwargs["response_headers"] = {
+            "content-type": f"application/rss+xml; charset={spec['parse_charset']}"
+        }
+    parsed = parse_fixture(name, **kwargs)
+    assert len(parsed.entries) == spec["entries"]
+    assert [plain_text(e.get("title", "")) for e in parsed.entries] == spec["titles"]
+    assert parsed.get("version", "") == spec["format"]
+    assert bool(parse_fixture(name).bozo) == spec["bozo"]
+    if spec.get("declared_language"):
+        assert parsed.feed.get("language") == spec["declared_language"]
+    for title in spec["titles"]:
+        assert "<" not in title and "alert(" not in title
+
+
+def test_windows1251_undeclared():
+    raw = (FEEDS / "ru_windows1251.xml").read_bytes()
+    assert raw.startswith(b'<?xml version="1.0"?>')
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert raw == (FEEDS / "ru_windows1251_declared.xml").read_bytes().replace(
+        b' encoding="windows-1251"', b""
+    )
+    truth = MANIFEST["ru_windows1251.xml"]["titles"]
+
+    parsed = feedparser.parse(raw, response_headers=CP1251_HEADERS)
+    assert [e.title for e in parsed.entries] == truth
+    assert all(re.search("[А-Яа-яЁё]", e.title) for e in parsed.entries)
+    link = parsed.entries[0].link
+    assert "utm_source=rss&utm_medium=feed" in link and link.endswith("#comments")
+
+    # Without any charset feedparser guesses with chardet, a dependency of monitor
+    # for exactly this case (without it, windows-1252 mojibake comes out).
+    assert importlib.util.find_spec("chardet") is not None
+    blind = feedparser.parse(raw)
+    assert [e.title for e in blind.entries] == truth
+
+
+def test_fixture_quirks():
+    fa = (FEEDS / "fa_persian.xml").read_text(encoding="utf-8")
+    for needle in ("۱۴۰۳", "۲۵", "؟", "\u200c", "<language>fa</language>"):
+        assert needle in fa
+    fa_titles = MANIFEST["fa_persian.xml"]["titles"]
+    assert [t for t in fa_titles if "ي" in t and "ك" in t] == [fa_titles[2]]
+
+    hy = (FEEDS / "hy_armenian.xml").read_text(encoding="utf-8")
+    assert 'xml:lang="hy"' in hy and all(c in hy for c in "։՝՞")
+
+    az = parse_fixture("az_latin.xml")
+    assert az.feed.ttl == "90" and az.feed.language == "az"
+    assert all(c in (FEEDS / "az_latin.xml").read_text(encoding="utf-8") for c in "əğışçöüİ")
+
+    atom = parse_fixture("en_atom.xml")
+    assert all(e.content[0].type == "text/html" for e in atom.entries)
+    assert [("published" in e) for e in atom.entries] == [True, True, False, True]
+    assert all(e.updated_parsed for e in atom.entries)
+
+    rdf = parse_fixture("ru_rdf.xml")
+    assert all(e.updated_parsed for e in rdf.entries)
+
+    bad = parse_fixture("malformed.xml")
+    assert bad.bozo and len(bad.entries) >= 3 and all(e.title for e in bad.entries[:3])
+
+    dup = parse_fixture("duplicate_guids.xml").entries
+    assert [e.id for e in dup] == ["dup-guid-aaa"] * 2 + ["dup-guid-bbb"] * 2
+    assert dup[0].link != dup[1].link
+    assert (dup[2].link, dup[2].summary) == (dup[3].link, dup[3].summary)
+
+    rel = parse_fixture("relative_links.xml").entries
+    assert [e.link for e in rel] == ["/news/1", "news/2", "../a/3"]
+
+    dates = parse_fixture("dates.xml").entries
+    assert "published" not in dates[0]
+    assert dates[1].published_parsed.tm_year == 2031
+    assert dates[2].published.endswith("+0400") and dates[3].published.endswith("GMT")
+    assert dates[4].published == "вчера, 14:30" and dates[4].published_parsed is None
+
+    html_feed = parse_fixture("html_titles.xml").entries
+    for e in html_feed:
+        assert "<script" not in e.summary and "alert(" not in e.summary
+
+    assert (FEEDS / "empty_body.xml").stat().st_size == 0
+    assert parse_fixture("empty_channel.xml").version == "rss20"
+
+
+# --------------------------------------------------------------------------- feedgen
+
+
+@pytest.mark.parametrize("language", sorted(feedgen.LANGUAGES))
+def test_big_feed(language):
+    body = feedgen.big_feed(120, language, seed=7)
+    assert body == feedgen.big_feed(120, language, seed=7)
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    assert parsed.feed.language == language
+    entries = parsed.entries
+    assert len(entries) == 120
+    for key in ("title", "link", "id"):
+        assert len({e[key] for e in entries}) == 120
+    assert all(150 < len(e.summary) < 2000 for e in entries)
+
+
+def test_many_feeds_served(feed_server, client):
+    feeds = feedgen.many_feeds(20, 10, seed=3)
+    items = [item for feed in feeds for item in feed.items]
+    assert len(items) == 200
+    assert len({i.guid for i in items}) == len({i.link for i in items}) == 200
+    assert len({i.title for i in items}) == 200
+    urls = feedgen.register_feeds(feed_server, feeds)
+    resp = client.get(urls[3])
+    assert resp.content == feeds[3].body
+    assert len(feedparser.parse(resp.content).entries) == 10
+    shared = feedgen.many_feeds(10, 8, seed=3, shared_fraction=0.5)
+    guids = [g for feed in shared for g in feed.guids]
+    assert len(guids) == 80 and len(set(guids)) < 80
