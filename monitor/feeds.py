@@ -150,9 +150,10 @@ def parse_opml(data: bytes, default_language: str | None = None) -> tuple[list[F
             reason = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
             if language not in LANGUAGES:
                 reason = (
-                    f"language {language or '(none)'!r} is not one of {'/'.join(LANGUAGES)}; "
-                    "add a language attribute or pass --language"
-                )
+                    f"language {language!r} is not one of {'/'.join(LANGUAGES)}"
+                    if language
+                    else "no language"
+                ) + "; add a language attribute or pass --language"
             skipped.append(f"{name} ({url}): {reason}")
     return feeds, skipped
 

@@ -72,6 +72,13 @@ class Settings(BaseModel):
         15, ge=1, le=600, description="How often the scheduler looks for due feeds."
     )
     workers: int = Field(8, ge=1, le=64, description="Feeds polled at the same time.")
+    parse_processes: int = Field(
+        -1,
+        ge=-1,
+        le=64,
+        description="Processes that parse feeds and prepare articles (-1: one per core; "
+        "0: inside the polling threads).",
+    )
     per_host_concurrency: int = Field(
         2, ge=1, le=16, description="Requests to one host at the same time."
     )

@@ -44,7 +44,9 @@ def detect(text: str, declared: str, min_confidence: float) -> LanguageResult:
         if share >= SCRIPT_SHARE:
             return LanguageResult(code, "script", declared, code, round(share, 3))
     code, confidence = _lingua(text)
-    if confidence < min_confidence:
+    # Zero means lingua found none of its languages (Georgian, say): no verdict, even
+    # when language_min_confidence is 0.
+    if confidence <= 0 or confidence < min_confidence:
         return LanguageResult(declared, "declared", declared, None, round(confidence, 3))
     return LanguageResult(code, "detector", declared, code, round(confidence, 3))
 
