@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from monitor.cpu import CpuPool
 from monitor.settings import Settings
 from monitor.state import StateDB
 from monitor.store import Store
@@ -30,8 +31,10 @@ class Context:
     store: Store
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
 
     def close(self) -> None:
-        """Close the store and the state database."""
+        """Stop the worker processes; close the store and the state database."""
+        self.cpu.close()
         self.store.close()
         self.state.close()

@@ -61,8 +61,15 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: all of it lands, or none of it."""
+        """A write transaction: all of it lands, or none of it.
+
+        Nested calls on the same thread join the outer transaction, so a caller can
+        group many small writes (a feed's articles) into one commit.
+        """
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")

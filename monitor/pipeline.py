@@ -17,10 +17,12 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 from monitor import schedule
 from monitor.article import Article, FeedRef
 from monitor.context import Context
+from monitor.cpu import WorkerDied
 from monitor.errors import DropArticle, Quarantine, RetryLater
 from monitor.feeds import Feed
 from monitor.logs import feed_logger
@@ -28,7 +30,11 @@ from monitor.stages import dedupe, detect_language, index, normalize, parse
 from monitor.stages.fetch import Fetcher, FetchError, FetchResult
 from monitor.state import iso
 
-STAGES = (normalize, detect_language, dedupe, index)
+# Work on the article alone (CPU only), then work against the state and the store,
+# which runs for all of a feed's articles in one transaction per database.
+PREPARE = (normalize, detect_language)
+KEEP = (dedupe, index)
+STAGES = PREPARE + KEEP
 log = logging.getLogger("monitor.pipeline")
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
 
@@ -53,24 +59,78 @@ class PollReport:
         return self.articles["stored"]
 
 
-def process_article(article: Article, ctx: Context) -> str:
-    """Run one article through the stages; returns its single outcome."""
-    for stage in STAGES:
+@dataclass
+class Ended:
+    """How an article left the stages early."""
+
+    outcome: str
+    stage: str = ""
+    error: str = ""
+
+
+@dataclass
+class Prepared:
+    """A parsed feed and its articles after the article-only stages (picklable)."""
+
+    parsed: parse.ParsedFeed
+    articles: list[Article]
+    ended: list[Ended | None]
+
+
+def prepare_feed(
+    body: bytes, headers: dict, url: str, ref: FeedRef, now: datetime, settings
+) -> Prepared:
+    """Parse a feed body and run PREPARE on each entry. Pure CPU: it touches neither
+    the state nor the store, so it can run in a worker process (``monitor.cpu``)."""
+    parsed = parse.parse(body, headers, url, settings.max_entries_per_feed)
+    articles = [Article(ref, entry, now) for entry in parsed.entries]
+    parsed.entries = []  # already carried by the articles; do not send them twice
+    ctx = SimpleNamespace(settings=settings)
+    return Prepared(parsed, articles, [_run(a, ctx, PREPARE) for a in articles])
+
+
+def process_articles(
+    articles: list[Article], ctx: Context, ended: list[Ended | None] | None = None
+) -> list[str]:
+    """Run articles through the stages (PREPARE unless ``ended`` says it ran already);
+    returns each one's single outcome, in order."""
+    if ended is None:
+        ended = [_run(article, ctx, PREPARE) for article in articles]
+    ended = list(ended)
+    ready = [i for i, end in enumerate(ended) if end is None]
+    if ready:
+        try:
+            with ctx.state.batch(), ctx.store.batch():
+                for i in ready:
+                    ended[i] = _run(articles[i], ctx, KEEP) or Ended("stored")
+        except RetryLater as retry:
+            # The transaction was refused or rolled back: none of these were kept.
+            log.warning("batch_retry", extra={"articles": len(ready), "reason": str(retry)})
+            for i in ready:
+                ended[i] = Ended("retry")
+    for article, end in zip(articles, ended, strict=True):
+        if end.outcome == "quarantined":
+            _quarantine(article, ctx, end.stage, end.error)
+    return [end.outcome for end in ended]
+
+
+def _run(article: Article, ctx, stages) -> Ended | None:
+    """Run some stages; how the article ended if it ended early, else None."""
+    for stage in stages:
         name = stage.__name__.rsplit(".", 1)[-1]
         try:
             stage.run(article, ctx)
         except DropArticle as drop:
-            return f"dropped_{drop.reason}"
+            return Ended(f"dropped_{drop.reason}")
         except RetryLater as retry:
             log.warning("article_retry", extra={"stage": name, "reason": str(retry)})
-            return "retry"
+            return Ended("retry")
         except Quarantine as poison:
-            _quarantine(article, ctx, name, str(poison))
-            return "quarantined"
+            return Ended("quarantined", name, str(poison))
         except Exception as exc:  # noqa: BLE001 - one poison article must not stop a feed
-            _quarantine(article, ctx, name, "".join(traceback.format_exception_only(exc)).strip())
-            return "quarantined"
-    return "stored"
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            return Ended("quarantined", name, error)
+    return None
 
 
 def _quarantine(article: Article, ctx: Context, stage: str, error: str) -> None:
@@ -155,24 +215,24 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
             kind="not_modified", status=result.status, max_age_seconds=max_age
         )
     fields["body_hash"] = body_hash
+    ref = FeedRef(feed.feed_id, feed.name, feed.url, feed.language, feed.country)
     try:
-        parsed = parse.parse(
-            result.body, result.headers, result.url, ctx.settings.max_entries_per_feed
+        prepared = ctx.cpu.run(
+            prepare_feed, result.body, result.headers, result.url, ref, now, ctx.settings
         )
-    except parse.MalformedFeed as exc:
+    except (parse.MalformedFeed, WorkerDied) as exc:
         report.outcome, report.error = "malformed", str(exc)
         return schedule.PollOutcome(kind="malformed", status=result.status)
+    parsed = prepared.parsed
     if parsed.bozo:
         report.warning = f"feed is not well-formed, kept what parsed: {parsed.bozo}"[:300]
     if parsed.truncated:
         report.warning += f" {parsed.truncated} entries beyond max_entries_per_feed not read"
-    ref = FeedRef(feed.feed_id, feed.name, feed.url, feed.language, feed.country)
-    report.entries = len(parsed.entries)
-    for entry in parsed.entries:
-        if ctx.stop.is_set():
-            report.outcome = "aborted"
-            return schedule.PollOutcome(kind="aborted")
-        report.articles[process_article(Article(ref, entry, now), ctx)] += 1
+    report.entries = len(prepared.articles)
+    if ctx.stop.is_set():
+        report.outcome = "aborted"
+        return schedule.PollOutcome(kind="aborted")
+    report.articles.update(process_articles(prepared.articles, ctx, prepared.ended))
     return schedule.PollOutcome(
         kind="ok",
         status=result.status,
@@ -249,7 +309,7 @@ def replay_quarantined(ctx: Context) -> Counter:
     """Run every quarantined article through the stages again; returns outcomes."""
     outcomes: Counter = Counter()
     for item in ctx.state.quarantined():
-        outcome = process_article(Article.from_payload(item["payload"]), ctx)
+        outcome = process_articles([Article.from_payload(item["payload"])], ctx)[0]
         outcomes[outcome] += 1
         # A second failure is quarantined again as a new row with the new error.
         ctx.state.mark_replayed(item["id"])

@@ -133,6 +133,10 @@ class StateDB:
             tx.execute(sql, values)
             _bump(tx, counters)
 
+    def batch(self):
+        """One transaction for every write inside the block."""
+        return self.db.write()
+
     # -- seen ids ----------------------------------------------------------------------
 
     def seen(self, article_id: str, content_hash: str) -> str | None:

@@ -11,6 +11,7 @@ import sys
 from contextlib import contextmanager
 
 from monitor.context import Context
+from monitor.cpu import CpuPool, resolve_processes
 from monitor.logs import setup_logging
 from monitor.settings import Settings, load_settings, parse_set_option
 from monitor.state import StateDB
@@ -37,7 +38,12 @@ def open_context(settings: Settings):
     except BaseException:
         state.close()
         raise
-    ctx = Context(settings=settings, state=state, store=store)
+    ctx = Context(
+        settings=settings,
+        state=state,
+        store=store,
+        cpu=CpuPool(resolve_processes(settings.parse_processes)),
+    )
     try:
         yield ctx
     finally:

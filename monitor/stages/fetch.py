@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+# An error page larger than this is not worth reading to keep the connection.
+ERROR_BODY_BYTES = 64 * 1024
+
 
 @dataclass
 class FetchResult:
@@ -112,8 +115,10 @@ class Fetcher:
             with self.client.stream("GET", url, headers=headers) as response:
                 lowered = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code == 304:
+                    response.read()  # empty; reading it returns the connection to the pool
                     return FetchResult(304, str(response.url), lowered, b"", _since(started))
                 if response.status_code >= 400 or response.status_code < 200:
+                    _drain(response)
                     raise FetchError(
                         "http_error",
                         f"HTTP {response.status_code}",
@@ -165,6 +170,15 @@ class Fetcher:
                 raise FetchError("aborted", "daemon is shutting down")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a small error body so the connection can be reused; a big one is dropped."""
+    size = 0
+    for chunk in response.iter_raw():
+        size += len(chunk)
+        if size > ERROR_BODY_BYTES:
+            break
 
 
 def _since(started: float) -> float:

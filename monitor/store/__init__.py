@@ -6,6 +6,7 @@ the same calls, so the pipeline and the commands never know which one they hold.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,6 +42,9 @@ class Store(Protocol):
 
     def add(self, document: dict[str, Any]) -> bool:
         """Create the document if its id is new; True if created, False if it existed."""
+
+    def batch(self) -> AbstractContextManager:
+        """Writes inside this block are committed together (one transaction or request)."""
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """The stored document, or None."""

@@ -97,6 +97,10 @@ class SQLiteStore:
             # "database is locked" / disk I/O: transient, the article comes back.
             raise RetryLater("store_unavailable", f"{self.path}: {exc}") from exc
 
+    def batch(self):
+        """One transaction for every ``add`` inside the block."""
+        return self.db.write()
+
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """The stored document, or None."""
         rows = self.db.read("SELECT * FROM documents WHERE id = ?", (doc_id,))

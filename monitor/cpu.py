@@ -1,0 +1,98 @@
+"""Where the CPU-bound part of a poll runs: feedparser and the article-only stages.
+
+Parsing a feed and preparing its articles holds the GIL for milliseconds per entry, so
+threads cannot spread it over cores. ``CpuPool`` runs it in worker processes (started
+on first use with "spawn", which is safe beside the daemon's threads), or inline when
+``parse_processes`` is 0. A worker that dies (a hostile feed exhausting memory, a
+crash in a C extension) costs that one feed a failed poll; the pool is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+log = logging.getLogger("monitor.cpu")
+T = TypeVar("T")
+
+
+class WorkerDied(Exception):
+    """The worker process running the job died."""
+
+
+def resolve_processes(setting: int) -> int:
+    """``-1`` (auto) means one process per core, and none on a single core."""
+    if setting >= 0:
+        return setting
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group; only the daemon decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from monitor.stages import detect_language
+
+    detect_language.detector()  # build lingua's models once, before the first feed
+
+
+class CpuPool:
+    """Runs a function inline or in a worker process; thread-safe."""
+
+    def __init__(self, processes: int):
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, in a worker process when the pool has any."""
+        if not self.processes:
+            return fn(*args)
+        executor = self._get()
+        try:
+            return executor.submit(fn, *args).result()
+        except BrokenProcessPool as exc:
+            self._reset(executor)
+            raise WorkerDied(f"parser process died: {exc}") from None
+
+    def close(self) -> None:
+        """Stop the worker processes without waiting for running jobs."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            _terminate(executor)
+
+    def _get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                )
+            return self._executor
+
+    def _reset(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        log.error("parser_process_died", extra={"processes": self.processes})
+        _terminate(broken)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    # shutdown(wait=False) leaves a busy worker running; the daemon must exit within its
+    # grace period, so busy workers are terminated (they write nothing).
+    processes = list(getattr(executor, "_processes", {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
