@@ -63,6 +63,19 @@ class CpuPool:
             self._reset(executor)
             raise WorkerDied(f"parser process died: {exc}") from None
 
+    def warm(self) -> None:
+        """Start every worker process now (they start on first use otherwise)."""
+        if self.processes:
+            executor = self._get()
+            for future in [executor.submit(os.getpid) for _ in range(self.processes * 2)]:
+                future.result()
+
+    def pids(self) -> list[int]:
+        """Process ids of the running workers (for measurements)."""
+        with self._lock:
+            executor = self._executor
+        return list(getattr(executor, "_processes", {}) or {}) if executor else []
+
     def close(self) -> None:
         """Stop the worker processes without waiting for running jobs."""
         with self._lock:

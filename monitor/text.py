@@ -54,10 +54,18 @@ _BLOCK = {
     "details",
     "summary",
 }
+_CONTROL_SPACE = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_NOT_WORD = re.compile(r"[\W_]+")  # \W in str patterns: not a letter or number
+# Combining marks of the scripts we read: Latin/Cyrillic accents, Cyrillic titlo,
+# Arabic-script harakat and Quranic marks.
+_MARKS = re.compile(r"[\u0300-\u036f\u0483-\u0489\u064b-\u065f\u0670\u06d6-\u06ed]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # Arabic-script letters that Persian writes differently; feeds mix both.
 _PERSIAN_FOLD = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی", "ۀ": "ه", "ة": "ه"})
+_ARABIC_FORMS = re.compile("[يكىۀة]")
+_EASTERN_DIGITS = re.compile("[۰-۹٠-٩]")
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
@@ -111,17 +119,12 @@ def clean_whitespace(text: str) -> str:
     """Collapse runs of spaces, keep paragraph breaks, strip control characters."""
     # Line ends first: a lone CR (old Mac files) is a line break, and CR LF is one break.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(_no_control(ch) for ch in text)
+    # Control characters that separate words (form feed, vertical tab, NEL, the
+    # information separators) become spaces so they do not glue two words together;
+    # the others are dropped.
+    text = _CONTROL.sub("", _CONTROL_SPACE.sub(" ", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-
-
-def _no_control(ch: str) -> str:
-    if ch in "\n\t" or unicodedata.category(ch) != "Cc":
-        return ch
-    # Control characters that separate words (form feed, vertical tab, NEL) become
-    # spaces, so they do not glue two words together; the others are dropped.
-    return " " if ch.isspace() else ""
 
 
 def one_line(text: str) -> str:
@@ -131,15 +134,20 @@ def one_line(text: str) -> str:
 
 def fold_persian(text: str) -> str:
     """Persian letters for their Arabic look-alikes (ي→ی, ك→ک)."""
-    return text.translate(_PERSIAN_FOLD)
+    # translate() with a dict costs a lookup per character; most text has nothing to fold.
+    return text.translate(_PERSIAN_FOLD) if _ARABIC_FORMS.search(text) else text
 
 
 def fingerprint_text(text: str) -> str:
     """The text reduced for an exact-content hash: case, punctuation, digits' script
     and spacing do not make two copies of one article different."""
-    text = fold_persian(unicodedata.normalize("NFKC", text)).translate(_DIGITS).casefold()
-    kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
-    return " ".join("".join(kept).split())
+    text = fold_persian(unicodedata.normalize("NFKC", text))
+    if _EASTERN_DIGITS.search(text):
+        text = text.translate(_DIGITS)
+    text = text.casefold()
+    # Vowel marks and stress accents are dropped, not turned into spaces: a copy with
+    # Persian harakat or Russian stress marks is the same text.
+    return " ".join(_NOT_WORD.sub(" ", _MARKS.sub("", text)).split())
 
 
 def stable_hash(*parts: str) -> str:

@@ -210,3 +210,9 @@ def test_stable_hash_is_a_fixed_function_of_its_parts():
     assert stable_hash("url", "https://a.test/") == stable_hash("url", "https://a.test/")
     assert stable_hash("ab", "c") != stable_hash("a", "bc")
     assert stable_hash("") == "e3b0c44298fc1c149afbf4c8996fb924"  # sha256 of b"", cut
+
+
+def test_fingerprint_drops_vowel_marks_and_stress_accents_instead_of_splitting_words():
+    assert fingerprint_text("Ира\u0301н и Арме\u0301ния") == fingerprint_text("Иран и Армения")
+    assert fingerprint_text("ایران") == fingerprint_text("اِیران")  # kasra
+    assert fingerprint_text("Ира\u0301н") == "иран"
