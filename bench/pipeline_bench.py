@@ -21,8 +21,10 @@ CPU never counts as ours; it stops when the benchmark ends, dies or runs past it
    answers 304, is timed: ``time.process_time()``, ``getrusage(RUSAGE_SELF)`` user+sys, wall.
    ``revalidate_every_polls`` is 0 here, else every Nth poll would skip its validators.
 4. ``peak_rss_kib``: ``ru_maxrss`` after the pipeline (KiB on Linux; includes generation and
-   step 1, see ``rss_before_pipeline_kib``). ``--tracemalloc`` adds one more pipeline run
-   under tracemalloc and reports its traced peak (Python allocations only).
+   step 1, see ``rss_before_pipeline_kib``); ``parser_processes_peak_rss_kib``: the sum of
+   the parser processes' peaks (VmHWM), the rest of the daemon's memory. ``--tracemalloc``
+   adds one more pipeline run under tracemalloc and reports its traced peak (Python
+   allocations only).
 
 Prints Markdown tables and writes them as JSON (``--out``, default bench/out/pipeline.json).
 The exit status is 0 unless something crashed: a FAIL against the target is only reported.
@@ -210,10 +212,24 @@ def run_pipeline(
             reports = daemon.poll_once(names=names)
             cpu = time.process_time() + children_cpu(pids) - cpu
             wall = time.perf_counter() - wall
+            WORKER_PEAK_KIB[tag] = sum(children_peak_kib(pid) for pid in pids)
         finally:
             for owner, attr, fn in undo:
                 setattr(owner, attr, fn)
     return reports, wall, cpu
+
+
+WORKER_PEAK_KIB: dict[str, int] = {}
+
+
+def children_peak_kib(pid: int) -> int:
+    """Peak resident memory (VmHWM) of one parser process, from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else 0
 
 
 def children_cpu(pids: list[int]) -> float:
@@ -278,6 +294,8 @@ def pipeline_phase(args, tmp: Path, base_url: str, feeds, out: dict, extra: dict
         tmp, "pipeline", feeds_file, names, args.workers, stats, args.parse_processes
     )
     out["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # the daemon's parser processes (parse_processes), each with its own lingua models
+    out["parser_processes_peak_rss_kib"] = WORKER_PEAK_KIB.get("pipeline", 0)
     items, entries = sum(len(f.items) for f in feeds), sum(r.entries for r in reports)
     articles = sum((r.articles for r in reports), Counter())
     if entries != items or articles["stored"] != items:

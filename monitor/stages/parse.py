@@ -84,20 +84,25 @@ def _complaint(parsed) -> str:
 
 
 def _entry(raw, base_url: str, feed_language: str) -> Entry:
-    contents = raw.get("content") or []
-    content = max((c.get("value", "") for c in contents), key=len, default="")
-    title_detail = raw.get("title_detail") or {}
+    # dict.get, not FeedParserDict.get: these are feedparser's own canonical keys, and its
+    # alias lookup ("guid" for "id", ...) costs more than the rest of this function.
+    def text(key: str) -> str:
+        return str(dict.get(raw, key) or "")
+
+    contents = dict.get(raw, "content") or []
+    content = max((dict.get(c, "value") or "" for c in contents), key=len, default="")
+    title_detail = dict.get(raw, "title_detail") or {}
     return Entry(
-        guid=str(raw.get("id", "") or ""),
-        link=str(raw.get("link", "") or ""),
-        title=str(raw.get("title", "") or ""),
-        summary=str(raw.get("summary", "") or ""),
+        guid=text("id"),
+        link=text("link"),
+        title=text("title"),
+        summary=text("summary"),
         content=content,
-        author=str(raw.get("author", "") or ""),
+        author=text("author"),
         published=_date(raw, "published_parsed") or _date(raw, "created_parsed"),
         updated=_date(raw, "updated_parsed"),
         base_url=base_url,
-        feed_language=str(title_detail.get("language") or feed_language or ""),
+        feed_language=str(dict.get(title_detail, "language") or feed_language or ""),
     )
 
 
