@@ -226,6 +226,7 @@ def test_the_daemon_stops_within_ten_seconds_on_a_signal(cli, feed_server, sig):
         while time.monotonic() < deadline and (
             feed_server.count("/slow/25") == 0 or _articles(cli) < ARTICLES
         ):
+            assert proc.poll() is None, proc.communicate()[1]  # the daemon died
             time.sleep(0.2)
         # the fast feeds are stored; slow and drip are in flight
         assert feed_server.count("/slow/25") == 1 and _articles(cli) == ARTICLES
@@ -259,3 +260,4 @@ def _articles(cli) -> int:
 def test_readme_commands_run_from_a_fresh_checkout_layout():
     assert (ROOT / "scripts" / "setup").exists() and (ROOT / "scripts" / "test").exists()
     assert "bash scripts/test" in (ROOT / ".ci" / "run").read_text()
+
