@@ -21,6 +21,7 @@ class FeedRef:
     url: str
     language: str
     country: str = ""
+    full_text: bool = False  # fetch the article page (feed setting or the global default)
 
 
 @dataclass
@@ -71,6 +72,17 @@ class LanguageResult:
 
 
 @dataclass
+class FullText:
+    """Written by the fulltext stage: where ``normalized.text`` came from."""
+
+    source: str  # "feed" | "page"
+    status: str  # "ok", "off", or why the page was not used ("robots_disallowed", ...)
+    summary: str  # the feed's own text, kept beside the page's
+    page_chars: int = 0  # length of the extracted text before the cap
+    truncated: bool = False
+
+
+@dataclass
 class Article:
     """One feed entry on its way through the pipeline."""
 
@@ -79,6 +91,7 @@ class Article:
     fetched_at: datetime
     normalized: Normalized | None = None
     language: LanguageResult | None = None
+    fulltext: FullText | None = None
     stored: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -106,7 +119,19 @@ class Article:
             "fetched_at": self.fetched_at.isoformat(timespec="seconds"),
             "content_hash": n.content_hash,
             "id_source": n.id_source,
+            **self._fulltext_fields(),
         }
+
+    def _fulltext_fields(self) -> dict[str, Any]:
+        full = self.fulltext or FullText("feed", "off", self.normalized.text)
+        fields = {
+            "summary": full.summary,
+            "text_source": full.source,
+            "fulltext_status": full.status,
+        }
+        if full.truncated:
+            fields["page_chars"] = full.page_chars
+        return fields
 
     def to_payload(self) -> dict[str, Any]:
         """What quarantine keeps to replay this article: its feed and raw entry."""
@@ -130,3 +155,44 @@ class Article:
             entry=Entry(**entry),
             fetched_at=datetime.fromisoformat(payload["fetched_at"]),
         )
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Article:
+        """Rebuild a stored article from its document (to fetch its page again)."""
+        published = datetime.fromisoformat(doc["published"])
+        feed = FeedRef(
+            doc.get("feed_id", ""),
+            doc.get("source", ""),
+            "",
+            doc.get("language_declared") or doc["language"],
+            doc.get("country", ""),
+            True,
+        )
+        article = cls(
+            feed=feed,
+            entry=Entry(link=doc.get("url", "")),
+            fetched_at=datetime.fromisoformat(doc.get("fetched_at") or doc["published"]),
+        )
+        article.normalized = Normalized(
+            article_id=doc["id"],
+            id_source=doc.get("id_source", "url"),
+            url=doc.get("url", ""),
+            title=doc["title"],
+            text=doc.get("summary") or doc["text"],
+            published=published,
+            published_source=doc.get("published_source", "feed"),
+            content_hash=doc.get("content_hash", ""),
+            author=doc.get("author", ""),
+        )
+        article.language = LanguageResult(
+            doc["language"],
+            doc.get("language_method", "declared"),
+            doc.get("language_declared") or doc["language"],
+            doc.get("language_detected"),
+        )
+        article.fulltext = FullText(
+            doc.get("text_source", "feed"),
+            doc.get("fulltext_status", "off"),
+            doc.get("summary") or doc["text"],
+        )
+        return article

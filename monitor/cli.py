@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="declared language (default: the feed's own, else ru)",
     )
     p.add_argument("--limit", type=int, default=10, help="articles to show (default 10)")
+    p.add_argument(
+        "--full-text",
+        action="store_true",
+        help="also fetch the first articles' pages and show the extracted text",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per article")
     p = command("import-opml", "add the feeds of an OPML file to the data folder", fsub)
     p.add_argument("file", help="OPML file")
@@ -117,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["ru", "hy", "az", "fa", "en"],
         help="language of outlines without a language attribute",
     )
+
+    p = command("fulltext", "article pages (feeds with full_text on)")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        required=True,
+        help="fetch again the pages that failed (timeouts, errors, empty pages)",
+    )
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
 
     seed = command("seed", "the seed corpus")
     ssub = seed.add_subparsers(dest="seed_command", metavar="SUBCOMMAND", required=True)

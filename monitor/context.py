@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from monitor.cpu import CpuPool
 from monitor.settings import Settings
@@ -32,6 +33,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
+    pages: Any = None  # stages.fulltext.Pages when article pages may be fetched
 
     def close(self) -> None:
         """Stop the worker processes; close the store and the state database."""

@@ -24,6 +24,7 @@ from monitor.feeds import Feed, load_feeds
 from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
+from monitor.stages.fulltext import Pages
 from monitor.state import parse_iso
 
 log = logging.getLogger("monitor.daemon")
@@ -146,6 +147,7 @@ class Daemon:
         self.ctx = ctx
         self.feed_list = FeedList(ctx.settings)
         self.fetcher = Fetcher(ctx.settings, stop=ctx.stop)
+        ctx.pages = Pages(self.fetcher, ctx.settings, ctx.cpu)
         self.pool = WorkerPool(ctx.settings.workers, self._poll, ctx.stop)
 
     def _poll(self, feed: Feed) -> PollReport:

@@ -34,6 +34,7 @@ class Feed(BaseModel):
     poll_interval_minutes: float | None = Field(None, ge=5, le=1440)
     category: str = ""
     enabled: bool = True
+    full_text: bool | None = None  # None: the `full_text` setting decides
 
     @field_validator("url")
     @classmethod
@@ -121,7 +122,7 @@ def _load_file(path: Path, required: bool) -> list[Feed]:
             raise StartupError(
                 f"{path}: feed {label!r}: {problems}. Fix that entry (keys: name, url, "
                 f"language ({'/'.join(LANGUAGES)}), country, poll_interval_minutes, "
-                "category, enabled)"
+                "category, enabled, full_text)"
             ) from None
     return feeds
 

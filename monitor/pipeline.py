@@ -26,15 +26,17 @@ from monitor.cpu import WorkerDied
 from monitor.errors import DropArticle, Quarantine, RetryLater
 from monitor.feeds import Feed
 from monitor.logs import feed_logger
-from monitor.stages import dedupe, detect_language, index, normalize, parse
+from monitor.stages import dedupe, detect_language, fulltext, index, normalize, parse
 from monitor.stages.fetch import Fetcher, FetchError, FetchResult
 from monitor.state import iso
 
-# Work on the article alone (CPU only), then work against the state and the store,
-# which runs for all of a feed's articles in one transaction per database.
+# Work on the article alone (CPU only, in a parser process), then fetch its page where
+# the feed asks (network: outside any transaction), then work against the state and
+# the store, for all of a feed's articles in one transaction per database.
 PREPARE = (normalize, detect_language)
+ENRICH = (fulltext,)
 KEEP = (dedupe, index)
-STAGES = PREPARE + KEEP
+STAGES = PREPARE + ENRICH + KEEP
 log = logging.getLogger("monitor.pipeline")
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
 
@@ -97,6 +99,9 @@ def process_articles(
     if ended is None:
         ended = [_run(article, ctx, PREPARE) for article in articles]
     ended = list(ended)
+    for i, end in enumerate(ended):
+        if end is None:
+            ended[i] = _run(articles[i], ctx, ENRICH)
     ready = [i for i, end in enumerate(ended) if end is None]
     if ready:
         try:
@@ -215,7 +220,8 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
             kind="not_modified", status=result.status, max_age_seconds=max_age
         )
     fields["body_hash"] = body_hash
-    ref = FeedRef(feed.feed_id, feed.name, feed.url, feed.language, feed.country)
+    full_text = ctx.settings.full_text if feed.full_text is None else feed.full_text
+    ref = FeedRef(feed.feed_id, feed.name, feed.url, feed.language, feed.country, full_text)
     try:
         prepared = ctx.cpu.run(
             prepare_feed, result.body, result.headers, result.url, ref, now, ctx.settings
@@ -314,4 +320,22 @@ def replay_quarantined(ctx: Context) -> Counter:
         # A second failure is quarantined again as a new row with the new error.
         ctx.state.mark_replayed(item["id"])
     ctx.state.bump({f"articles.replayed.{k}": v for k, v in outcomes.items()})
+    return outcomes
+
+
+def retry_fulltext(ctx: Context, limit: int = 1000) -> Counter:
+    """Fetch the pages of stored articles whose page failed before (retryable reasons)
+    and update the documents that now get the page's text; returns outcomes."""
+    outcomes: Counter = Counter()
+    docs = []
+    for prefix in fulltext.RETRYABLE:
+        docs += ctx.store.find({"text_source": "feed", "fulltext_status": prefix + "%"}, limit)
+    for doc in docs[:limit]:
+        if ctx.stop.is_set():
+            break
+        article = Article.from_document(doc)
+        fulltext.use_page(article, ctx, *ctx.pages.text_of(article.normalized.url))
+        outcomes[article.fulltext.status.split(" ")[0]] += 1
+        ctx.store.update(doc["id"], article.document())
+    ctx.state.bump({f"fulltext.retried.{k}": v for k, v in outcomes.items()})
     return outcomes

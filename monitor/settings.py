@@ -82,6 +82,23 @@ class Settings(BaseModel):
     per_host_concurrency: int = Field(
         2, ge=1, le=16, description="Requests to one host at the same time."
     )
+    per_host_min_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Least time between two requests to one host (feeds and pages).",
+    )
+    full_text: bool = Field(
+        False,
+        description="Fetch each new article's page and extract its text (a feed's "
+        "`full_text` overrides).",
+    )
+    full_text_max_chars: int = Field(
+        20000, ge=500, le=1_000_000, description="Cap of the text extracted from a page."
+    )
+    robots_cache_minutes: float = Field(
+        1440, ge=1, le=10080, description="How long a host's robots.txt is trusted."
+    )
     connect_timeout_seconds: float = Field(10, gt=0, le=120, description="TCP/TLS connect timeout.")
     read_timeout_seconds: float = Field(
         30, gt=0, le=300, description="Longest wait for the next bytes of a response."

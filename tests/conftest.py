@@ -35,7 +35,13 @@ def make_settings(tmp_path):
 
     def make(feeds: list[dict] | None = None, **overrides):
         feeds_file = write_feeds(tmp_path / "feeds.toml", feeds or [])
-        values = {"data_dir": tmp_path / "data", "feeds_file": feeds_file, **overrides}
+        # every test server is 127.0.0.1: no pause between requests unless a test asks
+        values = {
+            "data_dir": tmp_path / "data",
+            "feeds_file": feeds_file,
+            "per_host_min_interval_seconds": 0,
+            **overrides,
+        }
         return load_settings(_empty_config(tmp_path), values, environ={})
 
     return make

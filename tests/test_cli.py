@@ -32,7 +32,9 @@ class Cli:
     def __init__(self, tmp_path: Path, server):
         self.tmp = tmp_path
         self.config = tmp_path / "monitor.toml"
-        self.config.write_text('data_dir = "data"\nfeeds_file = "feeds.toml"\n')
+        self.config.write_text(
+            'data_dir = "data"\nfeeds_file = "feeds.toml"\nper_host_min_interval_seconds = 0\n'
+        )
         self.feeds = [
             {
                 "name": f"fixture {name}",
@@ -260,4 +262,3 @@ def _articles(cli) -> int:
 def test_readme_commands_run_from_a_fresh_checkout_layout():
     assert (ROOT / "scripts" / "setup").exists() and (ROOT / "scripts" / "test").exists()
     assert "bash scripts/test" in (ROOT / ".ci" / "run").read_text()
-

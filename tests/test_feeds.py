@@ -148,7 +148,7 @@ def test_validation_error_names_the_file_the_feed_and_the_key(tmp_path, entry, p
     label = entry.get("name", "#2")
     assert load_error(path) == (
         f"{path}: feed {label!r}: {problem}. Fix that entry (keys: name, url, language "
-        "(ru/hy/az/fa/en), country, poll_interval_minutes, category, enabled)"
+        "(ru/hy/az/fa/en), country, poll_interval_minutes, category, enabled, full_text)"
     )
 
 

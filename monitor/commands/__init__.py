@@ -57,7 +57,16 @@ def emit_json(obj) -> None:
 
 def dispatch(args) -> int:
     """Run the handler of ``args.command``."""
-    from monitor.commands import config, feeds, polling, quarantine, search, seed, stats
+    from monitor.commands import (
+        config,
+        feeds,
+        fulltext,
+        polling,
+        quarantine,
+        search,
+        seed,
+        stats,
+    )
 
     handlers = {
         "run": polling.run,
@@ -68,5 +77,6 @@ def dispatch(args) -> int:
         "seed": seed.dispatch,
         "config": config.dispatch,
         "quarantine": quarantine.dispatch,
+        "fulltext": fulltext.dispatch,
     }
     return handlers[args.command](args)

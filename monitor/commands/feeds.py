@@ -9,10 +9,12 @@ from types import SimpleNamespace
 
 from monitor.article import Article, FeedRef
 from monitor.commands import emit_json, open_context, settings_from
+from monitor.cpu import CpuPool
 from monitor.errors import DropArticle, StartupError
 from monitor.feeds import LANGUAGES, Feed, import_opml, load_feeds
 from monitor.stages import detect_language, normalize, parse
 from monitor.stages.fetch import Fetcher, FetchError
+from monitor.stages.fulltext import Pages, use_page
 
 
 def dispatch(args) -> int:
@@ -71,24 +73,33 @@ def list_feeds(args) -> int:
     return 0
 
 
+FULL_TEXT_CHECKS = 3  # pages fetched by `feeds check --full-text`: a look, not a crawl
+
+
 def check(args) -> int:
     """Fetch and parse one feed and show what would be stored; writes nothing."""
     settings = settings_from(args)
     fetcher = Fetcher(settings, threading.Event())
     try:
+        return _check(args, settings, fetcher)
+    finally:
+        fetcher.close()
+
+
+def _check(args, settings, fetcher: Fetcher) -> int:
+    try:
         result = fetcher.fetch(args.url)
     except FetchError as exc:
         raise StartupError(f"{args.url}: {exc.kind}: {exc}") from None
-    finally:
-        fetcher.close()
     try:
         parsed = parse.parse(result.body, result.headers, result.url, settings.max_entries_per_feed)
     except parse.MalformedFeed as exc:
         raise StartupError(f"{args.url}: not a feed: {exc}") from None
     own = (parsed.language or "").lower()[:2]
     language = args.language or (own if own in LANGUAGES else "en")
-    ref = FeedRef("check", "check", args.url, language)
+    ref = FeedRef("check", "check", args.url, language, full_text=args.full_text)
     ctx = SimpleNamespace(settings=settings)
+    pages = Pages(fetcher, settings, CpuPool(0)) if args.full_text else None
     now = datetime.now(UTC)
     if not args.json:
         print(
@@ -97,7 +108,7 @@ def check(args) -> int:
         )
         if parsed.bozo:
             print(f"  warning: feed is not well-formed: {parsed.bozo}")
-    for entry in parsed.entries[: args.limit]:
+    for index, entry in enumerate(parsed.entries[: args.limit]):
         article = Article(ref, entry, now)
         try:
             normalize.run(article, ctx)
@@ -105,17 +116,27 @@ def check(args) -> int:
             print(f"  (dropped: {drop.reason})")
             continue
         detect_language.run(article, ctx)
-        doc = article.document()
-        if args.json:
-            emit_json({k: v for k, v in doc.items() if k not in ("feed_id", "source")})
-        else:
-            lang = doc["language"] + (f" (declared {language})" if doc["language_mismatch"] else "")
-            print(
-                f"\n  [{lang}] {doc['title']}\n    {doc['url']}\n    published "
-                f"{doc['published']} ({doc['published_source']}), id {doc['id']}\n"
-                f"    {doc['text'][:200]}"
-            )
+        if pages and index < FULL_TEXT_CHECKS:
+            use_page(article, ctx, *pages.text_of(article.normalized.url))
+        _show(article.document(), language, args.json)
     return 0
+
+
+def _show(doc: dict, language: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({k: v for k, v in doc.items() if k not in ("feed_id", "source")})
+        return
+    lang = doc["language"] + (f" (declared {language})" if doc["language_mismatch"] else "")
+    print(
+        f"\n  [{lang}] {doc['title']}\n    {doc['url']}\n    published "
+        f"{doc['published']} ({doc['published_source']}), id {doc['id']}"
+    )
+    if doc["fulltext_status"] != "off":
+        print(
+            f"    text from the {doc['text_source']}: {doc['fulltext_status']}, "
+            f"{len(doc['text'])} characters (feed: {len(doc['summary'])})"
+        )
+    print(f"    {doc['text'][:300]}")
 
 
 def import_file(args) -> int:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -54,6 +55,36 @@ class FetchError(Exception):
         self.headers = headers or {}
 
 
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+class HostGate:
+    """One host's share of politeness: at most ``concurrency`` requests at once, and
+    requests started at least ``min_interval`` seconds apart (feeds and pages alike)."""
+
+    def __init__(self, concurrency: int, min_interval: float):
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+
+    @contextmanager
+    def enter(self, stop: threading.Event) -> Iterator[None]:
+        """Hold a slot, after waiting for this request's turn."""
+        with self.slots:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_at)
+                self._next_at = start + self.min_interval
+            if start > now and stop.wait(start - now):
+                raise FetchError("aborted", "daemon is shutting down")
+            yield
+
+
 class Fetcher:
     """A shared HTTP client with per-host limits. Safe to use from many threads."""
 
@@ -62,9 +93,8 @@ class Fetcher:
         self.deadline = settings.fetch_deadline_seconds
         self.stop = stop or threading.Event()
         self._per_host = settings.per_host_concurrency
-        self._hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(self._per_host)
-        )
+        self._min_interval = settings.per_host_min_interval_seconds
+        self._hosts: dict[str, HostGate] = {}
         self._hosts_lock = threading.Lock()
         self.client = httpx.Client(
             follow_redirects=True,
@@ -77,8 +107,7 @@ class Fetcher:
             ),
             headers={
                 "User-Agent": settings.user_agent,
-                "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
-                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                "Accept": FEED_ACCEPT,
                 "Accept-Encoding": "gzip, deflate",
             },
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -94,6 +123,7 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         max_bytes: int | None = None,
+        accept: str | None = None,
     ) -> FetchResult:
         """GET ``url``; returns a 200/304 result or raises FetchError."""
         headers = {}
@@ -101,12 +131,17 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with self._host_slot(url):
+        if accept:
+            headers["Accept"] = accept
+        with self.gate(url).enter(self.stop):
             return self._get(url, headers, max_bytes or self.max_bytes)
 
-    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
+    def gate(self, url: str) -> HostGate:
+        """The politeness gate of ``url``'s host."""
         host = (urlsplit(url).hostname or "").lower()
         with self._hosts_lock:
+            if host not in self._hosts:
+                self._hosts[host] = HostGate(self._per_host, self._min_interval)
             return self._hosts[host]
 
     def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:

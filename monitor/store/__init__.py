@@ -46,6 +46,12 @@ class Store(Protocol):
     def batch(self) -> AbstractContextManager:
         """Writes inside this block are committed together (one transaction or request)."""
 
+    def update(self, doc_id: str, fields: dict[str, Any]) -> bool:
+        """Change some fields of a stored document (partial); False if it is not there."""
+
+    def find(self, patterns: dict[str, str], limit: int = 1000) -> list[dict[str, Any]]:
+        """Documents whose fields match all the patterns (``%`` is a wildcard)."""
+
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """The stored document, or None."""
 

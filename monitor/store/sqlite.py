@@ -63,6 +63,11 @@ CREATE VIRTUAL TABLE documents_fts USING fts5(
 CREATE TRIGGER documents_ai AFTER INSERT ON documents BEGIN
     INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
 END;
+CREATE TRIGGER documents_au AFTER UPDATE OF title, text ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, title, text)
+    VALUES ('delete', old.rowid, old.title, old.text);
+    INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
 CREATE TRIGGER documents_ad AFTER DELETE ON documents BEGIN
     INSERT INTO documents_fts (documents_fts, rowid, title, text)
     VALUES ('delete', old.rowid, old.title, old.text);
@@ -96,6 +101,44 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             # "database is locked" / disk I/O: transient, the article comes back.
             raise RetryLater("store_unavailable", f"{self.path}: {exc}") from exc
+
+    def update(self, doc_id: str, fields: dict[str, Any]) -> bool:
+        """Change some fields of a stored document; False if there is no such id."""
+        try:
+            with self.db.write() as tx:
+                row = tx.execute("SELECT extra FROM documents WHERE id = ?", (doc_id,)).fetchone()
+                if row is None:
+                    return False
+                columns = {k: v for k, v in fields.items() if k in COLUMNS and k != "id"}
+                for key in ("title", "text"):
+                    if key in columns:
+                        columns[key] = fold_persian(columns[key] or "")
+                extra = json.loads(row["extra"] or "{}")
+                extra.update({k: v for k, v in fields.items() if k not in COLUMNS})
+                columns["extra"] = json.dumps(extra, ensure_ascii=False)
+                sets = ", ".join(f"{c} = :{c}" for c in columns)
+                tx.execute(
+                    f"UPDATE documents SET {sets} WHERE id = :doc_id", {**columns, "doc_id": doc_id}
+                )
+                return True
+        except sqlite3.OperationalError as exc:
+            raise RetryLater("store_unavailable", f"{self.path}: {exc}") from exc
+
+    def find(self, patterns: dict[str, str], limit: int = 1000) -> list[dict[str, Any]]:
+        """Documents whose fields match all the SQL LIKE ``patterns`` (``fetch_%``)."""
+        where, params = [], {"limit": limit}
+        for i, (field, pattern) in enumerate(patterns.items()):
+            if not field.isidentifier():
+                raise ValueError(f"not a field name: {field!r}")
+            expr = f"d.{field}" if field in COLUMNS else f"json_extract(d.extra, '$.{field}')"
+            where.append(f"{expr} LIKE :p{i}")
+            params[f"p{i}"] = pattern
+        clause = " AND ".join(where) or "1"
+        rows = self.db.read(
+            f"SELECT d.* FROM documents d WHERE {clause} ORDER BY d.published DESC LIMIT :limit",
+            params,
+        )
+        return [_document(r) for r in rows]
 
     def batch(self):
         """One transaction for every ``add`` inside the block."""
