@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from monitor.errors import StartupError
 from monitor.feeds import Feed, find_feed, import_opml, load_feeds, parse_opml, write_imported
+from tests.conftest import write_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "config" / "feeds.toml"
@@ -37,16 +37,6 @@ OPML_SKIPPED = [
     "Telegram mirror (tg://resolve?domain=caucasus): url: Value error, "
     "must start with http:// or https://",
 ]
-
-
-def write_feeds(path: Path, feeds: list[dict]) -> Path:
-    lines = []
-    for feed in feeds:
-        lines.append("[[feeds]]")
-        lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in feed.items()]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 def feed(name: str, url: str, language: str = "ru", **more) -> dict:
