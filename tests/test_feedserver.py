@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.robotparser
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,6 +32,8 @@ except ImportError:  # pragma: no cover - tests/ on sys.path but not a package
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FEEDS = FIXTURES / "feeds"
+PAGES = FIXTURES / "pages"
+PAGE_FILES = sorted(p.name for p in PAGES.glob("*.html"))
 MANIFEST = tomllib.loads((FEEDS / "MANIFEST.toml").read_text(encoding="utf-8"))["files"]
 FEED_FILES = sorted(p.name for p in FEEDS.glob("*.xml"))
 CP1251_HEADERS = {"content-type": "application/rss+xml; charset=windows-1251"}
@@ -280,6 +283,118 @@ def test_garbage_is_deterministic(feed_server, client):
     assert first.content == second.content
     parsed = feedparser.parse(first.content)
     assert parsed.bozo and not parsed.entries
+
+
+# --------------------------------------------------------------------------- pages, template, pdf
+
+
+@pytest.mark.parametrize("name", PAGE_FILES)
+def test_pages_serves_page_bytes(feed_server, client, name):
+    resp = client.get(feed_server.url(f"/pages/{name}"))
+    data = (PAGES / name).read_bytes()
+    assert resp.status_code == 200
+    assert resp.content == data
+    assert resp.headers["content-length"] == str(len(data))
+    if name.endswith("_cp1251.html"):
+        assert resp.headers["content-type"] == "text/html"  # the <meta charset> must be used
+    else:
+        assert resp.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_pages_cp1251_needs_the_meta_charset(feed_server, client):
+    resp = client.get(feed_server.url("/pages/ru_article_cp1251.html"))
+    assert b'<meta charset="windows-1251"' in resp.content
+    assert "Ялама" in resp.content.decode("cp1251")
+    assert "Ялама" not in resp.text  # httpx falls back to UTF-8 without a charset header
+
+
+def test_pages_head_missing_and_ctype(feed_server, client):
+    resp = client.head(feed_server.url("/pages/ru_article.html"))
+    assert (resp.status_code, resp.content) == (200, b"")
+    assert resp.headers["content-length"] == str((PAGES / "ru_article.html").stat().st_size)
+    for path in (
+        "/pages/nope.html",
+        "/pages/MANIFEST.toml",
+        "/pages/make_long.py",
+        "/pages/..%2Ffeeds%2Fdates.xml",
+        "/pages/",
+    ):
+        assert client.get(feed_server.url(path)).status_code == 404, path
+    resp = client.get(feed_server.url("/pages/ru_article.html?ctype=text/plain"))
+    assert resp.headers["content-type"] == "text/plain"
+
+
+def test_long_article_committed_or_generated(client, tmp_path):
+    committed = PAGES / "long_article.html"
+    with FeedServer(pages_dir=tmp_path) as server:  # an empty pages folder
+        resp = client.get(server.url("/pages/long_article.html"))
+        assert client.get(server.url("/pages/ru_article.html")).status_code == 404
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    assert len(resp.content) > 60_000
+    assert "Дороги через горы" in resp.text
+    if committed.exists():
+        assert resp.content == committed.read_bytes(), "re-run tests/fixtures/pages/make_long.py"
+
+
+def test_private_serves_pages_and_robots_txt_is_programmable(feed_server, client):
+    assert client.get(feed_server.url("/robots.txt")).status_code == 404
+    resp = client.get(feed_server.url("/private/secret.html"))
+    assert resp.status_code == 200
+    assert resp.content == (PAGES / "secret.html").read_bytes()
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+
+    rules = b"User-agent: *\nDisallow: /private/\n"
+    feed_server.set_route("/robots.txt", body=rules, headers={"Content-Type": "text/plain"})
+    resp = client.get(feed_server.url("/robots.txt"))
+    assert (resp.status_code, resp.content) == (200, rules)
+    assert resp.headers["content-type"] == "text/plain"
+    assert feed_server.count("/robots.txt") == 2
+    assert feed_server.count("/private/secret.html") == 1
+
+    robots = urllib.robotparser.RobotFileParser(feed_server.url("/robots.txt"))
+    robots.read()
+    assert not robots.can_fetch("monitor", feed_server.url("/private/secret.html"))
+    assert robots.can_fetch("monitor", feed_server.url("/pages/fa_article.html"))
+    feed_server.clear_route("/robots.txt")  # 404: everything allowed
+    robots.read()
+    assert robots.can_fetch("monitor", feed_server.url("/private/secret.html"))
+    assert feed_server.count("/private/secret.html") == 1
+
+
+@pytest.mark.parametrize("lang", ["ru", "hy", "az", "fa"])
+def test_template_puts_the_base_url_in(feed_server, client, lang):
+    name = f"summary_only_{lang}.xml"
+    resp = client.get(feed_server.url(f"/template/{name}"))
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/rss+xml"
+    assert resp.headers["content-length"] == str(len(resp.content))
+    raw = (FEEDS / name).read_bytes()
+    assert b"{{BASE}}" in raw and b"{{BASE}}" not in resp.content
+    assert resp.content == raw.replace(b"{{BASE}}", feed_server.base_url.encode())
+
+    entries = feedparser.parse(resp.content).entries
+    assert [plain_text(e.title) for e in entries] == MANIFEST[name]["titles"]
+    links = [e.link for e in entries]
+    second = "/private/secret.html" if lang == "fa" else "/pages/paywall.html"
+    assert links == [
+        feed_server.url(f"/pages/{lang}_article.html"),
+        feed_server.url(second),
+        feed_server.url("/status/500"),
+    ]
+    assert [client.get(link).status_code for link in links] == [200, 200, 500]
+    charset = client.get(feed_server.url(f"/template/{name}?charset=utf-8"))
+    assert charset.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert client.get(feed_server.url("/template/nope.xml")).status_code == 404
+
+
+def test_pdf(feed_server, client):
+    resp = client.get(feed_server.url("/pdf/report.pdf"))
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/pdf"
+    assert resp.content.startswith(b"%PDF-1.4")
+    assert resp.headers["content-length"] == str(len(resp.content))
+    assert client.get(feed_server.url("/pdf")).status_code == 400
 
 
 # --------------------------------------------------------------------------- programming API
