@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.stages.translate import initial_fields
+
 
 @dataclass(frozen=True)
 class FeedRef:
@@ -120,6 +122,7 @@ class Article:
             "content_hash": n.content_hash,
             "id_source": n.id_source,
             **self._fulltext_fields(),
+            **initial_fields(lang.code, n.title, n.text),
         }
 
     def _fulltext_fields(self) -> dict[str, Any]:

@@ -132,6 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
 
+    models = command("models", "translation models (Argos packages)")
+    msub = models.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
+    p = command("list", "installed packages per language pair, and what is missing", msub)
+    p.add_argument("--json", action="store_true", help="one JSON object per package")
+    p = command("install", "install packages: language codes (online) or .argosmodel files", msub)
+    p.add_argument("what", nargs="+", help="ru az fa ... or PATH.argosmodel")
+    p = command("convert-opus-mt", "make an .argosmodel from a downloaded OPUS-MT model", msub)
+    p.add_argument("dir", help="folder of the OPUS-MT model (.npz, vocab .yml, .spm files)")
+    p.add_argument("--from", dest="from_code", required=True, help="source language, e.g. hy")
+    p.add_argument("--to", dest="to_code", default="en", help="target language (default en)")
+    p.add_argument("--out", help="package file to write (default translate-FROM_TO-opus-mt...)")
+
+    p = command("translate", "translate stored articles that wait for it")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--pending",
+        action="store_true",
+        help="articles waiting for a model (after `monitor models install`)",
+    )
+    group.add_argument(
+        "--retry-failed", action="store_true", help="articles whose translation failed"
+    )
+    p.add_argument("--limit", type=int, default=100000, help="at most this many articles")
+
     seed = command("seed", "the seed corpus")
     ssub = seed.add_subparsers(dest="seed_command", metavar="SUBCOMMAND", required=True)
     p = command("load", "index the seed corpus (idempotent)", ssub)

@@ -34,6 +34,7 @@ class Context:
     stop: threading.Event = field(default_factory=threading.Event)
     cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
     pages: Any = None  # stages.fulltext.Pages when article pages may be fetched
+    translator: Any = None  # translate.engine.Engine when translation is on
 
     def close(self) -> None:
         """Stop the worker processes; close the store and the state database."""

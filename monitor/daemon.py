@@ -28,6 +28,7 @@ from monitor.stages.fulltext import Pages
 from monitor.state import parse_iso
 
 log = logging.getLogger("monitor.daemon")
+SWEEP_LIMIT = 1000  # documents per language per sweep: the next sweep takes the rest
 
 
 class WorkerPool:
@@ -160,6 +161,16 @@ class Daemon:
         feeds = due_feeds(self.feed_list.current(), self.ctx.state.feed_states(), self.ctx.clock())
         return sum(self.pool.submit(feed) for feed in feeds)
 
+    def sweep_translations(self) -> None:
+        """Translate what waits: a newly installed model is noticed here, no restart."""
+        from monitor.commands.translate import translate_all
+
+        if self.ctx.translator.changed():
+            log.info("models_changed", extra={"models_dir": str(self.ctx.translator.dir)})
+        outcomes = translate_all(self.ctx, "pending", limit=SWEEP_LIMIT)
+        if outcomes:
+            log.info("translations_swept", extra={"outcomes": dict(outcomes)})
+
     def poll_once(self, names: list[str] | None = None) -> list[PollReport]:
         """One pass over the due feeds (or the named ones, due or not), then return."""
         if names:
@@ -193,6 +204,16 @@ class Daemon:
             coalesce=True,
             misfire_grace_time=None,
         )
+        if self.ctx.translator is not None:
+            scheduler.add_job(
+                self.sweep_translations,
+                "interval",
+                seconds=settings.translation_sweep_seconds,
+                id="translate_pending",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         scheduler.start()
         log.info(
             "daemon_started",

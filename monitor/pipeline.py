@@ -26,7 +26,15 @@ from monitor.cpu import WorkerDied
 from monitor.errors import DropArticle, Quarantine, RetryLater
 from monitor.feeds import Feed
 from monitor.logs import feed_logger
-from monitor.stages import dedupe, detect_language, fulltext, index, normalize, parse
+from monitor.stages import (
+    dedupe,
+    detect_language,
+    fulltext,
+    index,
+    normalize,
+    parse,
+    translate,
+)
 from monitor.stages.fetch import Fetcher, FetchError, FetchResult
 from monitor.state import iso
 
@@ -52,6 +60,7 @@ class PollReport:
     warning: str = ""  # the poll worked, but something was off (broken XML, truncated)
     entries: int = 0
     articles: Counter = field(default_factory=Counter)
+    translations: Counter = field(default_factory=Counter)
     next_poll_at: datetime | None = None
     seconds: float = 0.0
 
@@ -194,6 +203,7 @@ def poll_feed(
             "entries": report.entries,
             "items_new": report.stored,
             "articles": dict(report.articles),
+            "translations": dict(report.translations),
             "next_poll_at": iso(decision.next_poll_at),
             "schedule_reason": decision.reason,
             "consecutive_failures": decision.consecutive_failures,
@@ -238,7 +248,14 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
     if ctx.stop.is_set():
         report.outcome = "aborted"
         return schedule.PollOutcome(kind="aborted")
-    report.articles.update(process_articles(prepared.articles, ctx, prepared.ended))
+    outcomes = process_articles(prepared.articles, ctx, prepared.ended)
+    report.articles.update(outcomes)
+    stored = [
+        a.document() for a, o in zip(prepared.articles, outcomes, strict=True) if o == "stored"
+    ]
+    if stored and ctx.translator is not None:
+        # After the store: the originals are searchable now; their English follows.
+        report.translations.update(translate.translate_documents(ctx, stored))
     return schedule.PollOutcome(
         kind="ok",
         status=result.status,

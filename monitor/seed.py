@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.errors import StartupError
+from monitor.stages.translate import initial_fields
 from monitor.text import clean_whitespace, content_hash, one_line
 from monitor.urls import canonical_url
 
@@ -80,6 +81,7 @@ def seed_documents(folder: Path, now: datetime) -> list[dict]:
                 "fetched_at": now.isoformat(timespec="seconds"),
                 "content_hash": content_hash(title, body),
                 "seed_file": path.name,
+                **initial_fields("en", title, body),
             }
         )
     return docs

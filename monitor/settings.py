@@ -29,7 +29,7 @@ ENV_PREFIX = "MONITOR_"
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_NOT_SETTINGS = ("MONITOR_TEST_", "MONITOR_BENCH_")
 DEFAULT_CONFIG = Path("config/monitor.toml")
-PATH_KEYS = ("data_dir", "feeds_file", "seed_dir")
+PATH_KEYS = ("data_dir", "feeds_file", "seed_dir", "models_dir")
 
 
 class Settings(BaseModel):
@@ -45,6 +45,34 @@ class Settings(BaseModel):
     )
     seed_dir: Path | None = Field(
         None, description="Folder of seed-corpus .txt files; empty means the packaged copy."
+    )
+    models_dir: Path | None = Field(
+        None, description="Folder of installed Argos packages; empty means <data_dir>/models."
+    )
+    translation: bool = Field(
+        True, description="Translate non-English articles to English when a model is installed."
+    )
+    translation_threads: int = Field(
+        0, ge=0, le=64, description="CPU threads of each translator (0: one per core)."
+    )
+    translation_batch_size: int = Field(
+        32, ge=1, le=1024, description="Sentences translated together in one batch."
+    )
+    translation_beam_size: int = Field(2, ge=1, le=8, description="Beam width of the decoder.")
+    translation_compute_type: Literal["int8", "int8_float32", "int16", "float32", "default"] = (
+        Field("int8", description="CTranslate2 compute type on CPU.")
+    )
+    translation_max_length_ratio: float = Field(
+        3.0,
+        ge=1,
+        le=10,
+        description="An output sentence is cut at this many times its input tokens (+10).",
+    )
+    translation_sweep_seconds: float = Field(
+        60,
+        ge=5,
+        le=3600,
+        description="How often the daemon looks for new models and pending translations.",
     )
     load_seed_on_start: bool = Field(
         True, description="Index the seed corpus the first time the daemon starts."
@@ -252,10 +280,13 @@ def _not_a_setting(env_var: str) -> bool:
     return env_var == ENV_CONFIG or env_var.startswith(ENV_NOT_SETTINGS)
 
 
+# Folder settings where empty means "the default place", not Path("") (the working
+# directory: the seed loader would index whatever .txt files it holds).
+OPTIONAL_DIRS = ("seed_dir", "models_dir")
+
+
 def _empty_seed_dir(key: str, value: Any) -> Any:
-    # An empty seed_dir means "the packaged copy" from every source; Path("") would be
-    # the working directory, and the seed loader would index whatever .txt files it holds.
-    return None if key == "seed_dir" and value == "" else value
+    return None if key in OPTIONAL_DIRS and value == "" else value
 
 
 def _check_known(key: str, where: str) -> None:

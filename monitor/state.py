@@ -49,6 +49,11 @@ CREATE TABLE seen (
 );
 CREATE INDEX seen_content_hash ON seen (content_hash);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE translation_cache (
+    key TEXT PRIMARY KEY,
+    translation TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE quarantine (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -180,6 +185,31 @@ class StateDB:
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
+            )
+
+    # -- translation cache -----------------------------------------------------------------
+
+    def cached_translations(self, keys: list[str]) -> dict[str, str]:
+        """Cached English for those keys that have it."""
+        out: dict[str, str] = {}
+        conn = self.db.connection()
+        for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+            part = keys[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            rows = conn.execute(
+                f"SELECT key, translation FROM translation_cache WHERE key IN ({marks})", part
+            )
+            out.update({r["key"]: r["translation"] for r in rows})
+        return out
+
+    def cache_translations(self, items: dict[str, str]) -> None:
+        """Remember translations (idempotent)."""
+        now = iso(datetime.now(UTC))
+        with self.db.write() as tx:
+            tx.executemany(
+                "INSERT OR IGNORE INTO translation_cache (key, translation, created_at) "
+                "VALUES (?, ?, ?)",
+                [(k, v, now) for k, v in items.items()],
             )
 
     # -- quarantine --------------------------------------------------------------------

@@ -4,6 +4,8 @@ temporary data folder, and a helper to write feeds files."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,13 @@ from monitor.store.sqlite import SQLiteStore
 from tests.feedserver import FeedServer, feed_server, feed_server_session  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# argostranslate creates its data, cache and config folders under the user's home when it
+# is imported; tests keep them in a throw-away folder (set before any test imports it).
+_ARGOS_HOME = Path(tempfile.mkdtemp(prefix="monitor-tests-argos-"))
+for _var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+    os.environ[_var] = str(_ARGOS_HOME / _var.lower())
+os.environ["ARGOS_PACKAGE_INDEX"] = "http://127.0.0.1:9/"  # never the real index
 FIXTURE_FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 
 

@@ -37,13 +37,13 @@ from monitor.text import fold_persian
         ("мир (Баку OR Ереван)", '"мир" AND ( "Баку" OR "Ереван" )'),
         ("(Баку) (Ереван)", '( "Баку" ) AND ( "Ереван" )'),
         ("((Баку))", '( ( "Баку" ) )'),
-        ("title:Ереван", 'title : "Ереван"'),
-        ("text:Ереван*", 'text : "Ереван"*'),
-        ('title:"мирный договор"', 'title : "мирный договор"'),
-        ("title:(Баку OR Ереван)", 'title : ( "Баку" OR "Ереван" )'),
-        ("мир -title:Баку", '"мир" NOT title : "Баку"'),
-        ('мир -title:"Баку сегодня"', '"мир" NOT title : "Баку сегодня"'),
-        ("text:title:x", 'text : "title:x"'),
+        ("title:Ереван", '{title title_en} : "Ереван"'),
+        ("text:Ереван*", '{text text_en} : "Ереван"*'),
+        ('title:"мирный договор"', '{title title_en} : "мирный договор"'),
+        ("title:(Баку OR Ереван)", '{title title_en} : ( "Баку" OR "Ереван" )'),
+        ("мир -title:Баку", '"мир" NOT {title title_en} : "Баку"'),
+        ('мир -title:"Баку сегодня"', '"мир" NOT {title title_en} : "Баку сегодня"'),
+        ("text:title:x", '{text text_en} : "title:x"'),
         ('"rock AND roll"', '"rock AND roll"'),
         ("armenia or azerbaijan", '"armenia" AND "or" AND "azerbaijan"'),
         ("NEAR(a b)", '"NEAR" AND ( "a" AND "b" )'),
@@ -169,7 +169,8 @@ def fts():
     db = sqlite3.connect(":memory:")
     db.execute(
         "CREATE VIRTUAL TABLE docs USING fts5("
-        "id UNINDEXED, title, text, tokenize='unicode61 remove_diacritics 2')"
+        "id UNINDEXED, title, text, title_en, text_en, "
+        "tokenize='unicode61 remove_diacritics 2')"
     )
     for doc_id, (title, text) in DOCS.items():
         db.execute(

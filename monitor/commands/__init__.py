@@ -44,6 +44,10 @@ def open_context(settings: Settings):
         store=store,
         cpu=CpuPool(resolve_processes(settings.parse_processes)),
     )
+    if settings.translation:
+        from monitor.translate.engine import Engine
+
+        ctx.translator = Engine(settings, state)
     try:
         yield ctx
     finally:
@@ -61,11 +65,13 @@ def dispatch(args) -> int:
         config,
         feeds,
         fulltext,
+        models,
         polling,
         quarantine,
         search,
         seed,
         stats,
+        translate,
     )
 
     handlers = {
@@ -78,5 +84,7 @@ def dispatch(args) -> int:
         "config": config.dispatch,
         "quarantine": quarantine.dispatch,
         "fulltext": fulltext.dispatch,
+        "models": models.dispatch,
+        "translate": translate.dispatch,
     }
     return handlers[args.command](args)

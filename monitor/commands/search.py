@@ -11,7 +11,7 @@ from monitor.store import SearchQuery
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-JSON_FIELDS = ("id", "url", "title", "language", "source", "published", "kind")
+JSON_FIELDS = ("id", "url", "title", "title_en", "language", "source", "published", "kind")
 
 
 def parse_when(value: str | None, now: datetime) -> datetime | None:

@@ -29,7 +29,9 @@ _TOKEN = re.compile(
 )
 _OPERATORS = ("AND", "OR", "NOT")
 # After these an operand must come: no operator may follow, and no AND is needed.
-_OPEN = (None, "(", *_OPERATORS, *(f"{field} :" for field in FIELDS))
+# A field the user names covers the original and its English translation.
+FIELD_COLUMNS = {"title": "{title title_en}", "text": "{text text_en}"}
+_OPEN = (None, "(", *_OPERATORS, *(f"{FIELD_COLUMNS[field]} :" for field in FIELDS))
 
 
 def to_fts5(query: str) -> str:
@@ -70,7 +72,7 @@ def to_fts5(query: str) -> str:
                 depth += 1
                 out.append(value)
             elif kind == "field":
-                out.append(f"{value} :")
+                out.append(f"{FIELD_COLUMNS[value]} :")
             else:
                 out.append(value if kind == "phrase" else _term(value, query))
     if depth:
@@ -129,7 +131,7 @@ def _term(word: str, query: str) -> str:
     if sep and field in FIELDS:
         if not _has_token(rest):
             raise QueryError(f"{word!r} in {query!r} has no term after the colon")
-        return f"{field} : {_plain(rest)}"
+        return f"{FIELD_COLUMNS[field]} : {_plain(rest)}"
     # "Пашинян:" (a pasted headline) and "https://..." are words, not fields.
     if sep and rest and field.isidentifier() and not field.startswith("http"):
         raise QueryError(

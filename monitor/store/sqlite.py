@@ -19,23 +19,17 @@ from monitor.text import fold_persian
 
 SCHEMA_VERSION = 1
 COLUMNS = (
-    "id",
-    "kind",
-    "url",
-    "title",
-    "text",
-    "language",
-    "source",
-    "feed_id",
-    "country",
-    "published",
-    "fetched_at",
-    "author",
-    "content_hash",
-)
-# unicode61 folds case in every script; remove_diacritics 2 lets "Zangezur" find
-# "Zəngəzur"'s neighbours such as "Şuşa"/"Susa" while leaving Armenian and Persian alone.
-SCHEMA = """
+    "id", "kind", "url", "title", "text", "language", "source", "feed_id", "country",
+    "published", "fetched_at", "author", "content_hash", "title_en", "text_en",
+)  # fmt: skip
+# The full-text index covers the original and the English text, so one query in any of
+# the five languages reaches every document. unicode61 folds case in every script;
+# remove_diacritics 2 lets "Susa" find "Şuşa" while leaving Armenian and Persian alone.
+FTS_COLUMNS = ("title", "text", "title_en", "text_en")
+_NEW = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+_OLD = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+_FTS = ", ".join(FTS_COLUMNS)
+SCHEMA = f"""
 CREATE TABLE documents (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -51,26 +45,26 @@ CREATE TABLE documents (
     fetched_at TEXT,
     author TEXT NOT NULL DEFAULT '',
     content_hash TEXT NOT NULL DEFAULT '',
-    extra TEXT NOT NULL DEFAULT '{}'
+    title_en TEXT NOT NULL DEFAULT '',
+    text_en TEXT NOT NULL DEFAULT '',
+    extra TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX documents_published ON documents (published);
 CREATE INDEX documents_language ON documents (language, published);
 CREATE INDEX documents_source ON documents (source, published);
 CREATE VIRTUAL TABLE documents_fts USING fts5(
-    title, text, content='documents', content_rowid='rowid',
+    {_FTS}, content='documents', content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER documents_ai AFTER INSERT ON documents BEGIN
-    INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    INSERT INTO documents_fts (rowid, {_FTS}) VALUES (new.rowid, {_NEW});
 END;
-CREATE TRIGGER documents_au AFTER UPDATE OF title, text ON documents BEGIN
-    INSERT INTO documents_fts (documents_fts, rowid, title, text)
-    VALUES ('delete', old.rowid, old.title, old.text);
-    INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+CREATE TRIGGER documents_au AFTER UPDATE OF {_FTS} ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, {_FTS}) VALUES ('delete', old.rowid, {_OLD});
+    INSERT INTO documents_fts (rowid, {_FTS}) VALUES (new.rowid, {_NEW});
 END;
 CREATE TRIGGER documents_ad AFTER DELETE ON documents BEGIN
-    INSERT INTO documents_fts (documents_fts, rowid, title, text)
-    VALUES ('delete', old.rowid, old.title, old.text);
+    INSERT INTO documents_fts (documents_fts, rowid, {_FTS}) VALUES ('delete', old.rowid, {_OLD});
 END;
 """
 _SNIPPET = "snippet(documents_fts, 1, '[', ']', ' … ', 16)"
@@ -89,7 +83,8 @@ class SQLiteStore:
         """Insert the document unless its id exists; True if it was created."""
         row = {c: document.get(c) if document.get(c) is not None else "" for c in COLUMNS}
         # Persian feeds mix Arabic and Persian letter forms; index one form.
-        row["title"], row["text"] = fold_persian(row["title"]), fold_persian(row["text"])
+        for key in ("title", "text"):
+            row[key] = fold_persian(row[key])
         extra = {k: v for k, v in document.items() if k not in COLUMNS}
         row["extra"] = json.dumps(extra, ensure_ascii=False)
         cols = ", ".join(row)

@@ -1,0 +1,1 @@
+"""Offline translation to English: models, sentences, translators, cache."""

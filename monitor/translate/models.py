@@ -1,0 +1,238 @@
+"""Argos language packages: what is installed, installing one, making one from OPUS-MT.
+
+Packages live in ``models_dir`` (default ``<data_dir>/models``); argostranslate installs
+them there because ``ARGOS_PACKAGES_DIR`` is pointed at it before argostranslate is
+imported. Listing reads each package's ``metadata.json`` directly, so neither listing
+nor translating imports argostranslate (and torch behind it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.errors import StartupError
+
+INDEX_HINT = (
+    "on a machine with internet, download the package from the Argos index "
+    "(https://www.argosopentech.com/argospm/index/) and run "
+    "`monitor models install PATH.argosmodel` here"
+)
+INDEX_TIMEOUT_SECONDS = 30
+NAMES = {"ru": "Russian", "hy": "Armenian", "az": "Azerbaijani", "fa": "Persian", "en": "English"}
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """One installed package, as far as translation needs it."""
+
+    from_code: str
+    to_code: str
+    name: str
+    version: str
+    path: Path
+
+    @property
+    def pair(self) -> str:
+        """``ru-en``."""
+        return f"{self.from_code}-{self.to_code}"
+
+    @property
+    def model_dir(self) -> Path:
+        """The CTranslate2 model folder."""
+        return self.path / "model"
+
+    def spm(self, side: str) -> Path:
+        """The SentencePiece model of ``side`` (source/target); Argos packages have one
+        for both, converted OPUS-MT packages may have one per side."""
+        own = self.path / f"{side}.spm"
+        return own if own.exists() else self.path / "sentencepiece.model"
+
+
+def models_dir(settings) -> Path:
+    """Where packages are installed."""
+    return settings.models_dir or settings.data_dir / "models"
+
+
+def use_models_dir(path: Path) -> None:
+    """Point argostranslate at ``path``; call before argostranslate is imported."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["ARGOS_PACKAGES_DIR"] = str(path)
+
+
+def _argos_package(target: Path):
+    """argostranslate.package, installing into ``target``. Its settings are read from the
+    environment once, at first import; set them again for this call's folder."""
+    use_models_dir(target)
+    import argostranslate.package
+    import argostranslate.settings
+
+    argostranslate.settings.package_data_dir = target
+    argostranslate.settings.package_dirs = [target]
+    return argostranslate.package
+
+
+def installed_models(path: Path) -> list[InstalledModel]:
+    """Every valid package under ``path``, sorted by pair (a broken one is skipped)."""
+    found = []
+    if not path.is_dir():
+        return found
+    for meta in sorted(path.glob("*/metadata.json")):
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            model = InstalledModel(
+                data["from_code"],
+                data["to_code"],
+                meta.parent.name,
+                str(data.get("package_version", "?")),
+                meta.parent,
+            )
+        except (OSError, ValueError, KeyError):
+            continue
+        if model.model_dir.is_dir() and model.spm("source").exists():
+            found.append(model)
+    return sorted(found, key=lambda m: (m.pair, m.version))
+
+
+def find_model(path: Path, from_code: str, to_code: str = "en") -> InstalledModel | None:
+    """The installed package for a pair (the highest version), or None."""
+    matches = [
+        m for m in installed_models(path) if (m.from_code, m.to_code) == (from_code, to_code)
+    ]
+    return matches[-1] if matches else None
+
+
+def check_package_file(path: Path) -> dict:
+    """The metadata of an ``.argosmodel`` file, or a StartupError saying what is wrong."""
+    if not path.is_file():
+        raise StartupError(f"{path} does not exist; give the path of an .argosmodel file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            metas = [
+                n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/metadata.json")
+            ]
+            if not metas:
+                raise StartupError(f"{path} has no <folder>/metadata.json: not an Argos package")
+            data = json.loads(archive.read(metas[0]))
+            top = metas[0].split("/")[0]
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        raise StartupError(f"{path} is not a zip file: not an Argos package") from None
+    except ValueError as exc:
+        raise StartupError(f"{path}: metadata.json is not valid JSON ({exc})") from None
+    missing = [k for k in ("from_code", "to_code", "package_version") if k not in data]
+    if missing:
+        raise StartupError(f"{path}: metadata.json lacks {', '.join(missing)}")
+    if not any(n.startswith(f"{top}/model/") for n in names):
+        raise StartupError(f"{path} has no {top}/model/ folder (the CTranslate2 model)")
+    return data
+
+
+def install_file(path: Path, target: Path) -> InstalledModel:
+    """Install an ``.argosmodel`` file with argostranslate; returns what was installed."""
+    data = check_package_file(path)
+    _argos_package(target).install_from_path(str(path))
+    model = find_model(target, data["from_code"], data["to_code"])
+    if model is None:
+        raise StartupError(f"{path} was unpacked but no valid package appeared in {target}")
+    return model
+
+
+def install_from_index(codes: list[str], target: Path, to_code: str = "en") -> list[InstalledModel]:
+    """Download and install ``code→en`` packages from the Argos index (needs internet)."""
+    package = _argos_package(target)
+    import argostranslate.settings
+
+    # argostranslate's update_package_index() logs a network error and carries on with a
+    # stale or missing index; fetch it ourselves so that offline says so.
+    url = argostranslate.settings.remote_package_index
+    try:
+        with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
+            index = response.read()
+        json.loads(index)
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"cannot reach the Argos package index at {url} ({exc}); "
+                           f"{INDEX_HINT}") from None
+    local = Path(argostranslate.settings.local_package_index)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(index)
+    available = package.get_available_packages()
+    installed = []
+    for code in codes:
+        matches = [p for p in available if (p.from_code, p.to_code) == (code, to_code)]
+        if not matches:
+            hint = (
+                "Armenian has no package in the Argos index: convert an OPUS-MT model with "
+                "`monitor models convert-opus-mt` (README, Translation)"
+                if code == "hy"
+                else "check the language code"
+            )
+            raise StartupError(f"the Argos index has no {code}→{to_code} package; {hint}")
+        best = max(matches, key=lambda p: str(p.package_version))
+        try:
+            download = best.download()
+        except Exception as exc:  # noqa: BLE001
+            raise StartupError(
+                f"downloading {code}→{to_code} failed ({exc}); {INDEX_HINT}"
+            ) from None
+        installed.append(install_file(Path(download), target))
+    return installed
+
+
+def convert_opus_mt(
+    source_dir: Path, from_code: str, to_code: str, out: Path, version: str = "1.0"
+) -> Path:
+    """Make an ``.argosmodel`` from a downloaded OPUS-MT (Marian) model folder, with the
+    converter that ships with CTranslate2. Returns the package file."""
+    # decoder.yml names the .npz model and the vocabularies; the converter reads it.
+    needed = ["decoder.yml", "source.spm", "target.spm"]
+    missing = [n for n in needed if not (source_dir / n).exists()]
+    if not missing:
+        missing = _missing_from_decoder_yml(source_dir)
+    if missing:
+        raise StartupError(
+            f"{source_dir} is not a complete OPUS-MT model folder (the unzipped Marian "
+            f"release): missing {', '.join(missing)}"
+        )
+    from ctranslate2.converters import OpusMTConverter
+
+    name = f"translate-{from_code}_{to_code}-opus-mt"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / name
+        OpusMTConverter(str(source_dir)).convert(str(root / "model"), quantization="int8")
+        for spm in needed:
+            shutil.copy(source_dir / spm, root / spm)
+        shutil.copy(source_dir / "source.spm", root / "sentencepiece.model")
+        metadata = {
+            "package_version": version,
+            "argos_version": "1.0",
+            "type": "translate",
+            "from_code": from_code,
+            "from_name": NAMES.get(from_code, from_code),
+            "to_code": to_code,
+            "to_name": NAMES.get(to_code, to_code),
+            "source": "OPUS-MT (Helsinki-NLP), converted by monitor with CTranslate2",
+        }
+        (root / "metadata.json").write_text(json.dumps(metadata, indent=2))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(root.rglob("*")):
+                archive.write(file, file.relative_to(tmp))
+    return out
+
+
+def _missing_from_decoder_yml(source_dir: Path) -> list[str]:
+    import yaml
+
+    try:
+        config = yaml.safe_load((source_dir / "decoder.yml").read_text(encoding="utf-8"))
+        files = [*config["models"], *config["vocabs"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        return [f"a readable decoder.yml ({exc})"]
+    return [f for f in files if not (source_dir / f).exists()]
