@@ -48,11 +48,11 @@ def translate_documents(ctx, docs: list[dict[str, Any]]) -> Counter:
         model = engine.model_for(language) if engine else None
         if model is None:
             reason = _missing(language, engine)
-            for doc in group:
-                if doc.get("translation_reason") != reason:
-                    ctx.store.update(
-                        doc["id"], {"translation_status": "pending", "translation_reason": reason}
-                    )
+            with ctx.store.batch():  # one transaction, not one per document
+                for doc in group:
+                    if doc.get("translation_reason") != reason:
+                        fields = {"translation_status": "pending", "translation_reason": reason}
+                        ctx.store.update(doc["id"], fields)
             outcomes["pending"] += len(group)
             continue
         try:
@@ -95,6 +95,12 @@ def _translate_group(ctx, model: InstalledModel, group: list[dict]) -> Counter:
     english = ctx.translator.translate(model, flat) if flat else []
     seconds = time.monotonic() - started
     total_chars = sum(len(s) for s in flat) or 1
+    with ctx.store.batch():  # every document of the batch in one transaction
+        _write_back(ctx, model, group, layouts, flat, english, seconds / total_chars)
+    return Counter(done=len(group))
+
+
+def _write_back(ctx, model, group, layouts, flat, english, seconds_per_char: float) -> None:
     position = 0
     for doc, parts in zip(group, layouts, strict=True):
         fields: dict[str, Any] = {}
@@ -117,11 +123,10 @@ def _translate_group(ctx, model: InstalledModel, group: list[dict]) -> Counter:
             translation_package=model.name,
             translation_version=model.version,
             # the batch's time shared by length: per-document cost within one batched call
-            translation_seconds=round(seconds * chars / total_chars, 4),
+            translation_seconds=round(seconds_per_char * chars, 4),
             translation_flags=sorted(flags),
         )
         ctx.store.update(doc["id"], fields)
-    return Counter(done=len(group))
 
 
 def _missing(language: str, engine) -> str:

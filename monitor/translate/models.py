@@ -157,8 +157,9 @@ def install_from_index(codes: list[str], target: Path, to_code: str = "en") -> l
             index = response.read()
         json.loads(index)
     except (OSError, ValueError) as exc:
-        raise StartupError(f"cannot reach the Argos package index at {url} ({exc}); "
-                           f"{INDEX_HINT}") from None
+        raise StartupError(
+            f"cannot reach the Argos package index at {url} ({exc}); {INDEX_HINT}"
+        ) from None
     local = Path(argostranslate.settings.local_package_index)
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_bytes(index)
