@@ -319,3 +319,15 @@ def test_installed_models_skips_a_broken_folder(tmp_path, packages):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "metadata.json").write_text("{not json")
     assert [m.pair for m in installed_models(tmp_path)] == ["ru-en"]
+
+
+def test_stats_show_the_translation_backlog_per_language(cli, feed_server):
+    cli.feeds = [
+        {"name": "hy", "url": feed_server.url("/feeds/hy_armenian.xml"), "language": "hy"},
+        {"name": "en", "url": feed_server.url("/feeds/en_atom.xml"), "language": "en"},
+    ]
+    write_feeds(cli.tmp / "feeds.toml", cli.feeds)
+    cli.run("poll", "--once")
+    stats = json.loads(cli.run("stats", "--json").stdout)
+    assert stats["documents"]["translation"] == {"en original": 4, "hy pending": 5}
+    assert "hy pending 5" in cli.run("stats").stdout

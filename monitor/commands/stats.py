@@ -52,7 +52,7 @@ def stats(args) -> int:
         return 0
     docs = data["documents"]
     print(f"store: {data['store']}, {docs['total']['documents']} documents")
-    for group in ("kind", "language", "source"):
+    for group in ("kind", "language", "source", "translation"):
         print(f"  by {group}: " + (", ".join(f"{k} {v}" for k, v in docs[group].items()) or "-"))
     print(
         "articles: "

@@ -59,7 +59,8 @@ class Store(Protocol):
         """Run a search; raises ``QueryError`` for a query it cannot run."""
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Document counts by ``language``, ``source`` and ``kind``, and ``total``."""
+        """Document counts by ``language``, ``source``, ``kind``, ``translation`` (language
+        and translation status) and ``total``."""
 
     def close(self) -> None:
         """Release connections."""

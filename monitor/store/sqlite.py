@@ -172,7 +172,7 @@ class SQLiteStore:
         return SearchResult(total=total, hits=[_document(r) for r in rows])
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Document counts by language, source and kind."""
+        """Document counts by language, source, kind, and language + translation status."""
         out: dict[str, dict[str, int]] = {}
         for column in ("language", "source", "kind"):
             rows = self.db.read(
@@ -181,6 +181,13 @@ class SQLiteStore:
             )
             out[column] = {r["k"]: r["n"] for r in rows}
         out["total"] = {"documents": self.db.read("SELECT count(*) FROM documents")[0][0]}
+        # the translation backlog per language: a language whose articles stay pending
+        # (no model) is visible here, not silent
+        rows = self.db.read(
+            "SELECT language || ' ' || coalesce(json_extract(extra, '$.translation_status'), "
+            "'?') AS k, count(*) AS n FROM documents GROUP BY k ORDER BY k"
+        )
+        out["translation"] = {r["k"]: r["n"] for r in rows}
         return out
 
     def close(self) -> None:
