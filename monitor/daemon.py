@@ -25,6 +25,7 @@ from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
 from monitor.stages.fulltext import Pages
+from monitor.stages.translate import translate_waiting
 from monitor.state import parse_iso
 
 log = logging.getLogger("monitor.daemon")
@@ -163,11 +164,9 @@ class Daemon:
 
     def sweep_translations(self) -> None:
         """Translate what waits: a newly installed model is noticed here, no restart."""
-        from monitor.commands.translate import translate_all
-
         if self.ctx.translator.changed():
             log.info("models_changed", extra={"models_dir": str(self.ctx.translator.dir)})
-        outcomes = translate_all(self.ctx, "pending", limit=SWEEP_LIMIT)
+        outcomes = translate_waiting(self.ctx, "pending", limit=SWEEP_LIMIT)
         if outcomes:
             log.info("translations_swept", extra={"outcomes": dict(outcomes)})
 

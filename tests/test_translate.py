@@ -15,7 +15,7 @@ import pytest
 from monitor import pipeline
 from monitor.daemon import Daemon
 from monitor.stages.fetch import Fetcher
-from monitor.stages.translate import translate_documents
+from monitor.stages.translate import translate_documents, translate_waiting
 from monitor.store import SearchQuery
 from monitor.translate.engine import Engine, _loops
 from monitor.translate.models import find_model, install_file, installed_models
@@ -103,9 +103,17 @@ def _zip(path: Path, files: dict[str, bytes]) -> Path:
         (lambda p: _write(p, b"not a zip"), "is not a zip file"),
         (lambda p: _zip(p, {"pkg/README.md": b"x"}), "has no <folder>/metadata.json"),
         (lambda p: _zip(p, {"pkg/metadata.json": b"{nope"}), "metadata.json is not valid JSON"),
-        (lambda p: _zip(p, {"pkg/metadata.json": json.dumps(
-            {"from_code": "ru", "to_code": "en", "package_version": "1"}).encode()}),
-         "has no pkg/model/ folder"),
+        (
+            lambda p: _zip(
+                p,
+                {
+                    "pkg/metadata.json": json.dumps(
+                        {"from_code": "ru", "to_code": "en", "package_version": "1"}
+                    ).encode()
+                },
+            ),
+            "has no pkg/model/ folder",
+        ),
         (lambda p: p, "does not exist"),
     ],
 )
@@ -133,8 +141,7 @@ def test_poll_translates_with_the_installed_model(cli, packages, feed_server):
 
 
 def test_pending_without_a_model_then_translated_after_install(cli, packages, feed_server):
-    cli.feeds = [{"name": "hy", "url": feed_server.url("/feeds/hy_armenian.xml"),
-                  "language": "hy"}]
+    cli.feeds = [{"name": "hy", "url": feed_server.url("/feeds/hy_armenian.xml"), "language": "hy"}]
     write_feeds(cli.tmp / "feeds.toml", cli.feeds)
     cli.run("poll", "--once")
     hits = cli.json_lines("search", "--json", "--lang", "hy")
@@ -222,9 +229,7 @@ def test_one_failing_document_is_marked_and_the_batch_goes_on(env, packages, mon
     assert len(failed) == 1 and "model blew up" in failed[0]["translation_error"]
     assert sum(d["translation_status"] == "done" for d in docs.values()) == 3
     monkeypatch.setattr(e.ctx.translator, "translate", real)
-    from monitor.commands.translate import translate_all
-
-    assert translate_all(e.ctx, "failed", 100) == {"done": 1}
+    assert translate_waiting(e.ctx, "failed", 100) == {"done": 1}
     assert {d["translation_status"] for d in e.docs()} == {"done"}
 
 
@@ -283,11 +288,18 @@ def test_loops(tokens, loops):
 def test_models_install_from_an_index_on_127_0_0_1(cli, packages, feed_server):
     package = packages["ru"].read_bytes()
     feed_server.set_route("/pkg/ru.argosmodel", body=package)
-    index = [{
-        "package_version": "1.0", "argos_version": "1.0", "from_code": "ru",
-        "from_name": "Russian", "to_code": "en", "to_name": "English",
-        "links": [feed_server.url("/pkg/ru.argosmodel")], "type": "translate",
-    }]
+    index = [
+        {
+            "package_version": "1.0",
+            "argos_version": "1.0",
+            "from_code": "ru",
+            "from_name": "Russian",
+            "to_code": "en",
+            "to_name": "English",
+            "links": [feed_server.url("/pkg/ru.argosmodel")],
+            "type": "translate",
+        }
+    ]
     feed_server.set_route("/index/index.json", body=json.dumps(index).encode())
     env = {"ARGOS_PACKAGE_INDEX": feed_server.url("/index/")}
     out = cli.run("models", "install", "ru", env=env).stdout

@@ -17,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from monitor.feeds import LANGUAGES
 from monitor.translate.models import InstalledModel
 from monitor.translate.sentences import split_for_translation
 
@@ -136,3 +137,21 @@ def _missing(language: str, engine) -> str:
         f"no model installed for {language}→en: `monitor models install {language}` "
         "(or a .argosmodel file; see README, Translation)"
     )
+
+
+CHUNK = 200  # documents per batch: enough to fill translation batches, bounded memory
+
+
+def translate_waiting(ctx, status: str, limit: int) -> Counter:
+    """Translate up to ``limit`` documents with this translation status, in chunks, one
+    language at a time and only languages with a model (the others stay as they are)."""
+    outcomes: Counter = Counter()
+    for language in LANGUAGES:
+        if language == "en" or ctx.translator.model_for(language) is None:
+            continue
+        docs = ctx.store.find({"translation_status": status, "language": language}, limit)
+        for start in range(0, len(docs), CHUNK):
+            if ctx.stop.is_set():
+                return outcomes
+            outcomes.update(translate_documents(ctx, docs[start : start + CHUNK]))
+    return outcomes
