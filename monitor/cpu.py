@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,13 +36,29 @@ def resolve_processes(setting: int) -> int:
     return cores if cores > 1 else 0
 
 
+# How often a worker checks that the daemon is still there.
+PARENT_CHECK_SECONDS = 1.0
+
+
 def _init_worker() -> None:
     # Ctrl-C reaches the whole process group; only the daemon decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A spawned worker holds both ends of its job queue's pipe, so it never sees EOF when
+    # the daemon dies without closing the pool (SIGKILL, OOM killer): without this watch
+    # it would wait for jobs forever, and every restart would leave more of them behind.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     from monitor.stages import detect_language
 
     detect_language.detector()  # build lingua's models once, before the first feed
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 class CpuPool:
