@@ -68,6 +68,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like real feed servers
+    disable_nagle_algorithm = True  # else header and body writes wait for a delayed ACK
     routes: dict[str, tuple[bytes, str]] = {}
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server name
@@ -78,7 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
         if etag:
             self.send_header("ETag", etag)
         if status != 304:
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            html = self.path.endswith(".html")  # article pages, for bench/fulltext_bench.py
+            ctype = "text/html" if html else "application/rss+xml"
+            self.send_header("Content-Type", f"{ctype}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if status == 200:
