@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.stages.translate import initial_fields
+from monitor.stages.translate import WAITING, initial_fields
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,9 @@ class Article:
             "content_hash": n.content_hash,
             "id_source": n.id_source,
             **self._fulltext_fields(),
-            **initial_fields(lang.code, n.title, n.text),
+            **initial_fields(
+                lang.code, n.title, n.text, self.notes.get("translation_reason", WAITING)
+            ),
         }
 
     def _fulltext_fields(self) -> dict[str, Any]:

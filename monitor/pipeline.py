@@ -248,6 +248,13 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
     if ctx.stop.is_set():
         report.outcome = "aborted"
         return schedule.PollOutcome(kind="aborted")
+    if ctx.translator is not None:
+        # Stored with the right reason at once ("no model for hy→en"), not rewritten later.
+        codes = {a.language.code for a in prepared.articles if a.language}
+        reasons = {code: translate.pending_reason(ctx, code) for code in codes if code != "en"}
+        for article in prepared.articles:
+            if article.language and article.language.code in reasons:
+                article.notes["translation_reason"] = reasons[article.language.code]
     outcomes = process_articles(prepared.articles, ctx, prepared.ended)
     report.articles.update(outcomes)
     stored = [

@@ -25,7 +25,10 @@ log = logging.getLogger("monitor.translate")
 ENGINE = "ctranslate2"
 
 
-def initial_fields(language: str, title: str, text: str) -> dict[str, Any]:
+WAITING = "waiting for translation"
+
+
+def initial_fields(language: str, title: str, text: str, reason: str = WAITING) -> dict[str, Any]:
     """Translation fields of a new document: English is its own translation."""
     if language == "en":
         return {"title_en": title, "text_en": text, "translation_status": "original"}
@@ -33,8 +36,16 @@ def initial_fields(language: str, title: str, text: str) -> dict[str, Any]:
         "title_en": "",
         "text_en": "",
         "translation_status": "pending",
-        "translation_reason": "waiting for translation",
+        "translation_reason": reason,
     }
+
+
+def pending_reason(ctx, language: str) -> str:
+    """Why an article in ``language`` waits: no model installed, or just its turn."""
+    engine = ctx.translator
+    if engine is None or engine.model_for(language) is None:
+        return _missing(language, engine)
+    return WAITING
 
 
 def translate_documents(ctx, docs: list[dict[str, Any]]) -> Counter:
@@ -49,9 +60,10 @@ def translate_documents(ctx, docs: list[dict[str, Any]]) -> Counter:
         model = engine.model_for(language) if engine else None
         if model is None:
             reason = _missing(language, engine)
-            with ctx.store.batch():  # one transaction, not one per document
-                for doc in group:
-                    if doc.get("translation_reason") != reason:
+            stale = [doc for doc in group if doc.get("translation_reason") != reason]
+            if stale:
+                with ctx.store.batch():  # one transaction, not one per document
+                    for doc in stale:
                         fields = {"translation_status": "pending", "translation_reason": reason}
                         ctx.store.update(doc["id"], fields)
             outcomes["pending"] += len(group)
