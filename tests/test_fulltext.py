@@ -269,3 +269,17 @@ def test_pages_extract_in_a_parser_process(env):
         assert outcomes == ["stored"] and article.fulltext.source == "page"
     finally:
         e.ctx.pages.cpu.close()
+
+
+def test_feeds_check_full_text_shows_the_extraction_and_writes_nothing(tmp_path, feed_server):
+    from tests.test_cli import Cli
+
+    cli = Cli(tmp_path, feed_server)
+    url = feed_server.url("/template/summary_only_ru.xml")
+    out = cli.run("feeds", "check", url, "--full-text", "--language", "ru").stdout
+    assert "text from the page: ok" in out
+    assert "text from the feed: shorter_than_feed" in out  # the paywall
+    assert "text from the feed: fetch_http_error_500" in out
+    rows = cli.json_lines("feeds", "check", url, "--full-text", "--json")
+    assert rows[0]["text_source"] == "page" and len(rows[0]["text"]) > len(rows[0]["summary"])
+    assert not (tmp_path / "data" / "store.sqlite3").exists()
