@@ -25,6 +25,7 @@ from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
 from monitor.stages.fulltext import Pages
+from monitor.stages.translate import pending_reason as translate_reason
 from monitor.stages.translate import translate_waiting
 from monitor.state import parse_iso
 
@@ -224,6 +225,7 @@ class Daemon:
                 "tick_seconds": settings.scheduler_tick_seconds,
             },
         )
+        self._log_components()
         try:
             while not self.ctx.stop.wait(1.0):
                 pass
@@ -239,6 +241,30 @@ class Daemon:
                     "stop_seconds": round(time.monotonic() - started, 2),
                 },
             )
+
+    def _log_components(self) -> None:
+        """Say which parts are on, and why the others are off (off is not broken)."""
+        settings = self.ctx.settings
+        full_text = sum(
+            1
+            for f in self.feed_list.feeds
+            if (settings.full_text if f.full_text is None else f.full_text)
+        )
+        lines = [
+            (
+                "full_text",
+                full_text > 0,
+                f"{full_text} feeds fetch article pages"
+                if full_text
+                else "no feed has full_text on (setting `full_text`)",
+            )
+        ]
+        for code in ("ru", "hy", "az", "fa"):
+            model = self.ctx.translator.model_for(code) if self.ctx.translator else None
+            why = f"{model.name} {model.version}" if model else translate_reason(self.ctx, code)
+            lines.append((f"translation {code}→en", model is not None, why))
+        for component, on, why in lines:
+            log.info("component", extra={"component": component, "on": on, "why": why})
 
     def close(self) -> None:
         """Stop the pool and close the HTTP client (for poll_once callers)."""

@@ -244,6 +244,11 @@ def test_the_daemon_stops_within_ten_seconds_on_a_signal(cli, feed_server, sig):
     assert took < 10, took
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert events[-1]["event"] == "daemon_stopped"
+    # at boot the daemon says which parts are off, and why
+    components = {e["component"]: e for e in events if e["event"] == "component"}
+    assert components["translation hy→en"]["on"] is False
+    assert "monitor models install hy" in components["translation hy→en"]["why"]
+    assert components["full_text"]["on"] is False
     # the seed corpus was loaded on first start and the fast feeds were stored once
     stats = json.loads(cli.run("stats", "--json").stdout)
     assert stats["documents"]["kind"]["seed"] == 5
