@@ -49,7 +49,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import format_datetime
 from html import escape
-from importlib.metadata import version
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -333,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.cancel_dump_traceback_later()
     result = {
         "command": shlex.join(sys.orig_argv),
-        "machine": pb.machine() | {lib: version(lib) for lib in ("trafilatura", "lxml")},
+        "machine": pb.machine((*pb.PIPELINE_LIBS, "trafilatura", "lxml")),
         "load_average_1min": {"start": load, "end": os.getloadavg()[0]},  # others' CPU use
         "params": {k: getattr(args, k) for k in ("pages", "threads", "workers", "repeat")},
         "notes": f"All pages are on one host: measured with per_host_min_interval_seconds=0 "
@@ -346,10 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         **extra,
         "total_s": time.perf_counter() - started,
     }
-    print(report(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.out}")
+    pb.write_result(result, args.out, report(result))
     return 0
 
 

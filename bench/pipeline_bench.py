@@ -254,7 +254,11 @@ def rusage_cpu() -> float:
     return sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # ru_utime + ru_stime
 
 
-def machine() -> dict:
+PIPELINE_LIBS = ("feedparser", "lingua-language-detector", "httpx")
+
+
+def machine(libs: tuple[str, ...] = PIPELINE_LIBS) -> dict:
+    """The machine and the versions of ``libs``, for every benchmark's JSON."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
     return {
@@ -264,8 +268,16 @@ def machine() -> dict:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
         "sqlite": sqlite3.sqlite_version,
-        **{lib: version(lib) for lib in ("feedparser", "lingua-language-detector", "httpx")},
+        **{lib: version(lib) for lib in libs},
     }
+
+
+def write_result(result: dict, out: Path, table: str) -> None:
+    """Print the Markdown table and write the JSON, as every benchmark does."""
+    print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out}")
 
 
 def parse_alone(feeds, base_url: str, out: dict) -> None:
@@ -412,10 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         "pass": figures["pipeline_ratio"] >= TARGET,
         "total_s": time.perf_counter() - started,
     }
-    print(report(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out, report(result))
     return 0
 
 

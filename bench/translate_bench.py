@@ -62,7 +62,6 @@ import faulthandler
 import hashlib
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -71,10 +70,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pipeline_bench as pb  # noqa: E402 - machine info and result writing
+
+ROOT = pb.ROOT
+TRANSLATE_LIBS = ("ctranslate2", "argostranslate", "sentencepiece")
 OUT = ROOT / "bench" / "out"
 TARGET = 3.0
 LANGUAGE = "ru"
@@ -508,18 +510,6 @@ CHILDREN = {"install": child_install, "argos": child_argos, "project": child_pro
 # --- report -------------------------------------------------------------------------------
 
 
-def machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    return {
-        "cpu_model": model.group(1).strip() if model else platform.processor(),
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        **{lib: version(lib) for lib in ("ctranslate2", "argostranslate", "sentencepiece")},
-    }
-
-
 def report(result: dict) -> str:
     fig, m, p = result["figures"], result["machine"], result["params"]
     n = fig["sentences"]
@@ -683,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = {
         "command": shlex.join(sys.orig_argv),
-        "machine": machine(),
+        "machine": pb.machine(TRANSLATE_LIBS),
         "load_average_1min": {"start": load, "end": os.getloadavg()[0]},
         "params": {
             "sentences": n,
@@ -705,10 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         "notes": notes,
         "total_s": time.perf_counter() - started,
     }
-    print(report(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.out}")
+    pb.write_result(result, args.out, report(result))
     return 0
 
 
