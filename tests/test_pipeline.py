@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from monitor import pipeline
@@ -335,3 +338,24 @@ def test_stop_between_articles_records_an_aborted_poll_without_validators(env):
     assert report.outcome == "aborted" and report.stored == 0
     state = e.state(feed)
     assert state["etag"] is None and state["consecutive_failures"] == 0
+
+
+@pytest.mark.parametrize(
+    "cause, kind",
+    [
+        (OSError(111, "Connection refused"), "connect_error"),
+        (socket.gaierror(-2, "Name or service not known"), "dns_error"),
+        (OSError("[Errno -3] Temporary failure in name resolution"), "dns_error"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "tls_error"),
+    ],
+)
+def test_connect_failures_are_told_apart(cause, kind):
+    from monitor.stages.fetch import _connect_kind
+
+    try:
+        try:
+            raise cause
+        except Exception as inner:
+            raise httpx.ConnectError(str(inner)) from inner
+    except httpx.ConnectError as exc:
+        assert _connect_kind(exc) == kind

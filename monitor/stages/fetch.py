@@ -9,6 +9,7 @@ policy understands; nothing here decides when to poll again.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -225,23 +226,25 @@ def _reason(exc: Exception) -> str:
     return text if len(text) < 300 else text[:300] + "…"
 
 
+# What resolvers print when a name does not resolve (glibc, macOS, Windows, httpcore).
+DNS_MARKERS = (
+    "Name or service not known",
+    "nodename nor servname",
+    "getaddrinfo",
+    "Temporary failure in name resolution",
+)
+
+
 def _connect_kind(exc: httpx.ConnectError) -> str:
     """Tell DNS and TLS failures from refused connections: they back off differently."""
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+    error: BaseException | None = exc
+    while error is not None:
+        text = str(error)
+        if isinstance(error, ssl.SSLError | ssl.CertificateError) or (
+            "CERTIFICATE" in text.upper() or "SSL" in text.upper()
+        ):
             return "tls_error"
-        if "getaddrinfo" in str(cause) or "Name or service not known" in str(cause):
+        if isinstance(error, socket.gaierror) or any(m in text for m in DNS_MARKERS):
             return "dns_error"
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc)
-    if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
-        return "tls_error"
-    if (
-        "Name or service not known" in text
-        or "nodename nor servname" in text
-        or "Temporary failure in name resolution" in text
-        or "getaddrinfo" in text
-    ):
-        return "dns_error"
+        error = error.__cause__ or error.__context__
     return "connect_error"
