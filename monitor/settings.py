@@ -234,13 +234,13 @@ def load_settings(
             continue
         key = name[len(ENV_PREFIX) :].lower()
         _check_known(key, f"environment variable {name}")
-        values[key] = _empty_seed_dir(key, value)
+        values[key] = _default_if_empty(key, value)
         origin[key] = f"environment variable {name}"
     for key, value in (overrides or {}).items():
         if value is None:
             continue
         _check_known(key, "the command line")
-        values[key] = _empty_seed_dir(key, value)
+        values[key] = _default_if_empty(key, value)
         origin[key] = "the command line"
     try:
         return Settings(**values)
@@ -270,7 +270,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _resolve(key: str, value: Any, base: Path) -> Any:
-    value = _empty_seed_dir(key, value)
+    value = _default_if_empty(key, value)
     if key in PATH_KEYS and isinstance(value, str) and value and not Path(value).is_absolute():
         return base / value
     return value
@@ -285,7 +285,7 @@ def _not_a_setting(env_var: str) -> bool:
 OPTIONAL_DIRS = ("seed_dir", "models_dir")
 
 
-def _empty_seed_dir(key: str, value: Any) -> Any:
+def _default_if_empty(key: str, value: Any) -> Any:
     return None if key in OPTIONAL_DIRS and value == "" else value
 
 
