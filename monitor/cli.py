@@ -11,9 +11,10 @@ import argparse
 import sys
 
 from monitor import __version__
-from monitor.errors import QueryError, StartupError
+from monitor.errors import QueryError, StartupError, StoreUnavailable
 
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", "list quarantined articles with their error", qsub)
     p.add_argument("--json", action="store_true", help="one JSON object per article")
     command("replay", "run quarantined articles through the pipeline again", qsub)
+
+    outbox = command("outbox", "writes waiting for Elasticsearch")
+    osub = outbox.add_subparsers(dest="outbox_command", metavar="SUBCOMMAND", required=True)
+    p = command("show", "how many writes wait, and the rejected ones with their errors", osub)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    command("flush", "send the waiting writes now (the daemon does this by itself)", osub)
+    command("retry", "queue the rejected writes again (after fixing their cause)", osub)
+
+    kibana = command("kibana", "Kibana data view, saved searches and dashboard")
+    ksub = kibana.add_subparsers(dest="kibana_command", metavar="SUBCOMMAND", required=True)
+    p = command("setup", "import the saved objects of config/kibana (idempotent)", ksub)
+    p.add_argument("--url", help="Kibana's URL (default: setting kibana_url)")
     return parser
 
 
@@ -187,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     except QueryError as exc:
         print(f"monitor: bad query: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StoreUnavailable as exc:
+        print(f"monitor: store unavailable: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `monitor search ... | head`

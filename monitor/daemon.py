@@ -20,6 +20,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.context import Context
+from monitor.errors import StoreUnavailable
 from monitor.feeds import Feed, load_feeds
 from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
@@ -31,6 +32,9 @@ from monitor.state import parse_iso
 
 log = logging.getLogger("monitor.daemon")
 SWEEP_LIMIT = 1000  # documents per language per sweep: the next sweep takes the rest
+# How often the outbox is offered to a remote store; the store's own backoff decides
+# whether it really sends (every feed's poll also flushes what it queued).
+OUTBOX_FLUSH_SECONDS = 5
 
 
 class WorkerPool:
@@ -189,6 +193,7 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
+        store = self._connect_store()
         if settings.load_seed_on_start and not self.ctx.state.get_meta("seed_loaded_at"):
             report = load_seed(self.ctx)
             counts = {"files": report.files, "documents_created": report.created}
@@ -214,6 +219,16 @@ class Daemon:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        if self.ctx.store.waiting() is not None:
+            scheduler.add_job(
+                self.ctx.store.flush,
+                "interval",
+                seconds=OUTBOX_FLUSH_SECONDS,
+                id="flush_outbox",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         scheduler.start()
         log.info(
             "daemon_started",
@@ -221,6 +236,7 @@ class Daemon:
                 "feeds": len(self.feed_list.feeds),
                 "workers": settings.workers,
                 "store": self.ctx.store.name,
+                **store,
                 "data_dir": str(settings.data_dir),
                 "tick_seconds": settings.scheduler_tick_seconds,
             },
@@ -241,6 +257,18 @@ class Daemon:
                     "stop_seconds": round(time.monotonic() - started, 2),
                 },
             )
+
+    def _connect_store(self) -> dict:
+        """Check and set up the store. Wrong settings stop start-up (``StartupError``);
+        a cluster that is down now is said in one line, and writes wait in the outbox."""
+        try:
+            return self.ctx.store.connect()
+        except StoreUnavailable as exc:
+            log.warning(
+                "store_unavailable",
+                extra={"store": self.ctx.store.name, "error": str(exc), "outbox": "on"},
+            )
+            return {}
 
     def _log_components(self) -> None:
         """Say which parts are on, and why the others are off (off is not broken)."""

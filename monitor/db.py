@@ -25,10 +25,12 @@ BUSY_TIMEOUT_MS = 10_000
 class Database:
     """A SQLite file with per-thread connections and a serialized writer."""
 
-    def __init__(self, path: Path, schema: str, version: int):
+    def __init__(self, path: Path, migrations: tuple[str, ...]):
+        """``migrations[i]`` takes the schema from version i to i + 1; a new file runs
+        them all, an older one the ones it lacks (``PRAGMA user_version`` counts)."""
         self.path = path
-        self._schema = schema
-        self._version = version
+        self._migrations = migrations
+        self._version = len(migrations)
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
@@ -106,8 +108,9 @@ class Database:
             )
         if current < self._version:
             with self.write() as tx:
-                for statement in _split(self._schema):
-                    tx.execute(statement)
+                for script in self._migrations[current:]:
+                    for statement in _split(script):
+                        tx.execute(statement)
                 tx.execute(f"PRAGMA user_version={self._version}")
 
 

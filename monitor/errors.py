@@ -45,3 +45,8 @@ class StartupError(Exception):
 
 class QueryError(ValueError):
     """A search query the store cannot run; the message says why and how to fix it."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (Elasticsearch down, network). Writes wait in
+    the outbox; a command that must read exits with this message (status 1)."""

@@ -122,6 +122,9 @@ def process_articles(
             log.warning("batch_retry", extra={"articles": len(ready), "reason": str(retry)})
             for i in ready:
                 ended[i] = Ended("retry")
+        # After the commit: a remote store gets what was queued (never inside the
+        # transaction, which would hold the state database while waiting on the network).
+        ctx.store.flush()
     for article, end in zip(articles, ended, strict=True):
         if end.outcome == "quarantined":
             _quarantine(article, ctx, end.stage, end.error)
@@ -263,6 +266,7 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
     if stored and ctx.translator is not None:
         # After the store: the originals are searchable now; their English follows.
         report.translations.update(translate.translate_documents(ctx, stored))
+        ctx.store.flush()
     return schedule.PollOutcome(
         kind="ok",
         status=result.status,
@@ -361,5 +365,6 @@ def retry_fulltext(ctx: Context, limit: int = 1000) -> Counter:
         fulltext.use_page(article, ctx, *ctx.pages.text_of(article.normalized.url))
         outcomes[article.fulltext.status.split(" ")[0]] += 1
         ctx.store.update(doc["id"], article.document())
+    ctx.store.flush(force=True)
     ctx.state.bump({f"fulltext.retried.{k}": v for k, v in outcomes.items()})
     return outcomes

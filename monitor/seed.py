@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor.errors import StartupError
+from monitor.errors import StartupError, StoreUnavailable
 from monitor.stages.translate import initial_fields
 from monitor.text import clean_whitespace, content_hash, one_line
 from monitor.urls import canonical_url
@@ -87,6 +87,15 @@ def seed_documents(folder: Path, now: datetime) -> list[dict]:
     return docs
 
 
+def _stored(ctx, doc_id: str) -> bool:
+    # Elasticsearch queues every add, so ask first to report honest counts. When it is
+    # down the document is queued anyway; a copy already there is a counted duplicate.
+    try:
+        return ctx.store.get(doc_id) is not None
+    except StoreUnavailable:
+        return False
+
+
 def load_seed(ctx, folder: Path | None = None) -> SeedReport:
     """Index the seed corpus (idempotent) and remember that it was loaded."""
     folder = folder or ctx.settings.seed_dir or PACKAGED
@@ -94,9 +103,10 @@ def load_seed(ctx, folder: Path | None = None) -> SeedReport:
     docs = seed_documents(Path(folder), now)
     report = SeedReport(files=len(docs))
     for doc in docs:
-        if ctx.store.add(doc):
-            report.created += 1
-        else:
+        if _stored(ctx, doc["id"]) or not ctx.store.add(doc):
             report.existing += 1
+        else:
+            report.created += 1
+    ctx.store.flush(force=True)
     ctx.state.set_meta("seed_loaded_at", now.isoformat(timespec="seconds"))
     return report

@@ -29,7 +29,11 @@ ENV_PREFIX = "MONITOR_"
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_NOT_SETTINGS = ("MONITOR_TEST_", "MONITOR_BENCH_")
 DEFAULT_CONFIG = Path("config/monitor.toml")
-PATH_KEYS = ("data_dir", "feeds_file", "seed_dir", "models_dir")
+PATH_KEYS = ("data_dir", "feeds_file", "seed_dir", "models_dir", "elasticsearch_ca_certs")
+# Secrets may also come from a file named by ``<key>_file`` (MONITOR_<KEY>_FILE), the way
+# Docker and systemd hand out credentials; the file's content, stripped, is the value.
+SECRET_KEYS = ("elasticsearch_password", "elasticsearch_api_key")
+SECRET_FILE_SUFFIX = "_file"
 
 
 class Settings(BaseModel):
@@ -161,6 +165,50 @@ class Settings(BaseModel):
     shutdown_grace_seconds: float = Field(
         6, ge=0, le=9, description="Time in-flight polls get to finish on SIGTERM/SIGINT."
     )
+    elasticsearch_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="Elasticsearch to index into (http(s)://host:port); empty means the "
+        "embedded store.",
+    )
+    elasticsearch_username: str = Field("", description="Elasticsearch user (basic auth).")
+    elasticsearch_password: SecretStr = Field(
+        SecretStr(""), description="Password of `elasticsearch_username` (or `_file`)."
+    )
+    elasticsearch_api_key: SecretStr = Field(
+        SecretStr(""), description="Elasticsearch API key, base64 `id:key` (or `_file`)."
+    )
+    elasticsearch_ca_certs: Path | None = Field(
+        None, description="CA certificate (PEM) that signed the cluster's certificate."
+    )
+    elasticsearch_verify_certs: bool = Field(
+        True, description="Check the cluster's TLS certificate (turn off only for tests)."
+    )
+    elasticsearch_index: str = Field(
+        "monitor-articles",
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,200}$",
+        description="Alias the daemon writes and Kibana reads; indices are <alias>-000001...",
+    )
+    elasticsearch_replicas: int = Field(
+        1, ge=0, le=10, description="Replicas of each index (0 on a single node)."
+    )
+    elasticsearch_rollover_max_age_days: int = Field(
+        30, ge=1, le=3650, description="ILM rolls the write index over after this many days."
+    )
+    elasticsearch_rollover_max_primary_gb: int = Field(
+        30, ge=1, le=200, description="... or when its primary shard reaches this size."
+    )
+    elasticsearch_timeout_seconds: float = Field(
+        30, gt=0, le=300, description="Longest wait for one Elasticsearch request."
+    )
+    elasticsearch_bulk_size: int = Field(
+        500, ge=1, le=10000, description="Documents per bulk request."
+    )
+    kibana_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="Kibana to load the saved objects into at start (and to link alerts to).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )
@@ -177,6 +225,11 @@ class Settings(BaseModel):
             else:
                 out[key] = value
         return out
+
+    @property
+    def uses_elasticsearch(self) -> bool:
+        """True when documents go to Elasticsearch instead of the embedded store."""
+        return bool(self.elasticsearch_url)
 
     @property
     def state_db_path(self) -> Path:
@@ -242,6 +295,7 @@ def load_settings(
         _check_known(key, "the command line")
         values[key] = _default_if_empty(key, value)
         origin[key] = "the command line"
+    _read_secret_files(values, origin)
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -271,7 +325,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _resolve(key: str, value: Any, base: Path) -> Any:
     value = _default_if_empty(key, value)
-    if key in PATH_KEYS and isinstance(value, str) and value and not Path(value).is_absolute():
+    relative = isinstance(value, str) and value and not Path(value).is_absolute()
+    if key in (*PATH_KEYS, *SECRET_FILE_KEYS) and relative:
         return base / value
     return value
 
@@ -282,15 +337,40 @@ def _not_a_setting(env_var: str) -> bool:
 
 # Folder settings where empty means "the default place", not Path("") (the working
 # directory: the seed loader would index whatever .txt files it holds).
-OPTIONAL_DIRS = ("seed_dir", "models_dir")
+OPTIONAL_DIRS = ("seed_dir", "models_dir", "elasticsearch_ca_certs")
+
+
+SECRET_FILE_KEYS = tuple(key + SECRET_FILE_SUFFIX for key in SECRET_KEYS)
 
 
 def _default_if_empty(key: str, value: Any) -> Any:
     return None if key in OPTIONAL_DIRS and value == "" else value
 
 
+def _read_secret_files(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """Replace ``<secret>_file`` entries by the secret read from that file."""
+    for key in SECRET_KEYS:
+        file_key = key + SECRET_FILE_SUFFIX
+        path = values.pop(file_key, None)
+        if not path:
+            continue
+        if key in values and values[key]:
+            raise StartupError(
+                f"`{key}` is set by {origin[key]} and `{file_key}` by {origin[file_key]}; "
+                "keep one of them"
+            )
+        try:
+            values[key] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise StartupError(
+                f"`{file_key}` from {origin[file_key]} names {path}, which cannot be read "
+                f"({exc.strerror}); fix the path or the file's permissions"
+            ) from None
+        origin[key] = f"{origin[file_key]} (file {path})"
+
+
 def _check_known(key: str, where: str) -> None:
-    if key in Settings.model_fields:
+    if key in Settings.model_fields or key in SECRET_FILE_KEYS:
         return
     close = difflib.get_close_matches(key, setting_names(), n=1)
     hint = f"did you mean `{close[0]}`?" if close else "see `monitor config show` for all keys"

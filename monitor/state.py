@@ -14,7 +14,6 @@ from typing import Any
 
 from monitor.db import Database
 
-SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE feed_state (
@@ -65,6 +64,23 @@ CREATE TABLE quarantine (
     replayed_at TEXT
 );
 """
+# Version 2: the outbox of writes to Elasticsearch that were not acknowledged yet
+# (monitor.store.outbox). ``claimed_at`` marks rows a sender is sending now.
+OUTBOX = """
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    claimed_at TEXT,
+    rejected_at TEXT
+);
+CREATE INDEX outbox_doc ON outbox (doc_id);
+"""
+MIGRATIONS = (SCHEMA, OUTBOX)
 
 FEED_STATE_FIELDS = [
     "etag",
@@ -103,7 +119,7 @@ class StateDB:
     """Per-feed state and bookkeeping, safe to use from many worker threads."""
 
     def __init__(self, path: Path):
-        self.db = Database(path, SCHEMA, SCHEMA_VERSION)
+        self.db = Database(path, MIGRATIONS)
 
     def close(self) -> None:
         """Close all connections."""

@@ -10,7 +10,7 @@ import json
 import sys
 from contextlib import contextmanager
 
-from monitor.context import Context
+from monitor.context import Context, utc_now
 from monitor.cpu import CpuPool, resolve_processes
 from monitor.logs import setup_logging
 from monitor.settings import Settings, load_settings, parse_set_option
@@ -34,7 +34,7 @@ def open_context(settings: Settings):
     """The state database and the store, closed on exit."""
     state = StateDB(settings.state_db_path)
     try:
-        store = open_store(settings)
+        store = open_store(settings, state, utc_now)
     except BaseException:
         state.close()
         raise
@@ -65,7 +65,9 @@ def dispatch(args) -> int:
         config,
         feeds,
         fulltext,
+        kibana,
         models,
+        outbox,
         polling,
         quarantine,
         search,
@@ -86,5 +88,7 @@ def dispatch(args) -> int:
         "fulltext": fulltext.dispatch,
         "models": models.dispatch,
         "translate": translate.dispatch,
+        "outbox": outbox.dispatch,
+        "kibana": kibana.dispatch,
     }
     return handlers[args.command](args)

@@ -166,4 +166,5 @@ def translate_waiting(ctx, status: str, limit: int) -> Counter:
             if ctx.stop.is_set():
                 return outcomes
             outcomes.update(translate_documents(ctx, docs[start : start + CHUNK]))
+            ctx.store.flush()
     return outcomes

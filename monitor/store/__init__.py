@@ -1,7 +1,8 @@
 """The store interface: where documents are kept and searched.
 
-The embedded store (SQLite with FTS5) is the one-machine store. Every store offers
-the same calls, so the pipeline and the commands never know which one they hold.
+The embedded store (SQLite with FTS5) is the one-machine store; Elasticsearch is the
+production one (``elasticsearch_url``). Every store offers the same calls, so the
+pipeline and the commands never know which one they hold.
 """
 
 from __future__ import annotations
@@ -62,12 +63,26 @@ class Store(Protocol):
         """Document counts by ``language``, ``source``, ``kind``, ``translation`` (language
         and translation status) and ``total``."""
 
+    def connect(self) -> dict[str, Any]:
+        """Check the store answers and set it up; what it is (for the start-up log).
+        Raises ``StartupError`` (wrong settings) or ``StoreUnavailable`` (down now)."""
+
+    def flush(self, force: bool = False) -> dict[str, int]:
+        """Send writes that wait (a remote store); counts by disposition."""
+
+    def waiting(self) -> dict[str, Any] | None:
+        """The writes that wait to be sent (the outbox), or None for a local store."""
+
     def close(self) -> None:
         """Release connections."""
 
 
-def open_store(settings) -> Store:
-    """The configured store. Only the embedded one exists so far."""
+def open_store(settings, state, clock) -> Store:
+    """Elasticsearch when ``elasticsearch_url`` is set, else the embedded store."""
+    if settings.uses_elasticsearch:
+        from monitor.store.elastic.store import ElasticStore
+
+        return ElasticStore(settings, state, clock)
     from monitor.store.sqlite import SQLiteStore
 
     return SQLiteStore(settings.store_db_path)

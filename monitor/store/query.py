@@ -36,6 +36,14 @@ _OPEN = (None, "(", *_OPERATORS, *(f"{FIELD_COLUMNS[field]} :" for field in FIEL
 
 def to_fts5(query: str) -> str:
     """Translate a user query to an FTS5 MATCH expression, or raise QueryError."""
+    return " ".join(fts5_tokens(query))
+
+
+def fts5_tokens(query: str) -> list[str]:
+    """The FTS5 expression as a token list: quoted terms (``"x"``, ``"x"*``), column
+    filters (``{title title_en} :``, alone or before a term), AND, OR, NOT, parentheses.
+    Checked and explicit (every AND written out), so other stores translate it from here
+    and give the same errors and the same meaning."""
     out: list[str] = []
     depth = 0
     for position, (kind, value) in enumerate(_tokens(query)):
@@ -81,7 +89,7 @@ def to_fts5(query: str) -> str:
         raise QueryError(f"{query!r} ends with {out[-1]}; add a term after it")
     if not out:
         raise QueryError("empty query; give at least one word")
-    return " ".join(out)
+    return out
 
 
 def _tokens(query: str) -> list[tuple[str, str]]:

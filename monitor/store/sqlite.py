@@ -17,7 +17,6 @@ from monitor.store import SearchQuery, SearchResult
 from monitor.store.query import to_fts5
 from monitor.text import fold_persian
 
-SCHEMA_VERSION = 1
 COLUMNS = (
     "id", "kind", "url", "title", "text", "language", "source", "feed_id", "country",
     "published", "fetched_at", "author", "content_hash", "title_en", "text_en",
@@ -67,6 +66,7 @@ CREATE TRIGGER documents_ad AFTER DELETE ON documents BEGIN
     INSERT INTO documents_fts (documents_fts, rowid, {_FTS}) VALUES ('delete', old.rowid, {_OLD});
 END;
 """
+MIGRATIONS = (SCHEMA,)
 _SNIPPET = "snippet(documents_fts, 1, '[', ']', ' … ', 16)"
 
 
@@ -77,7 +77,7 @@ class SQLiteStore:
 
     def __init__(self, path: Path):
         self.path = path
-        self.db = Database(path, SCHEMA, SCHEMA_VERSION)
+        self.db = Database(path, MIGRATIONS)
 
     def add(self, document: dict[str, Any]) -> bool:
         """Insert the document unless its id exists; True if it was created."""
@@ -189,6 +189,18 @@ class SQLiteStore:
         )
         out["translation"] = {r["k"]: r["n"] for r in rows}
         return out
+
+    def connect(self) -> dict[str, Any]:
+        """Nothing to connect to: the file was opened (and migrated) already."""
+        return {"path": str(self.path)}
+
+    def flush(self, force: bool = False) -> dict[str, int]:
+        """Every write is committed at once; nothing waits."""
+        return {}
+
+    def waiting(self) -> None:
+        """No outbox: writes land in the file or fail at once."""
+        return None
 
     def close(self) -> None:
         """Close connections."""
