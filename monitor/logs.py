@@ -67,6 +67,9 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     # APScheduler logs every job run at INFO; only its warnings matter to an operator.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The Elasticsearch transport logs a traceback per failed attempt; the store says
+    # the same in one `store_unavailable` line with the outbox depth.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 class BoundLogger(logging.LoggerAdapter):

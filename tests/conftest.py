@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.context import Context
+from monitor.context import Context, utc_now
 from monitor.settings import load_settings
 from monitor.state import StateDB
-from monitor.store.sqlite import SQLiteStore
+from monitor.store import open_store
 from tests.feedserver import FeedServer, feed_server, feed_server_session  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +69,8 @@ def make_context():
     made: list[Context] = []
 
     def make(settings) -> Context:
-        ctx = Context(
-            settings, StateDB(settings.state_db_path), SQLiteStore(settings.store_db_path)
-        )
+        state = StateDB(settings.state_db_path)
+        ctx = Context(settings, state, open_store(settings, state, utc_now))
         made.append(ctx)
         return ctx
 

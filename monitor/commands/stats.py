@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from monitor.commands import open_context, settings_from
+from monitor.errors import StoreUnavailable
 
 
 def collect(ctx) -> dict:
@@ -29,9 +30,15 @@ def collect(ctx) -> dict:
         for s in states.values()
         if s["polls"]
     ]
+    try:
+        documents, unavailable = ctx.store.counts(), None
+    except StoreUnavailable as exc:  # the outbox and the feeds are still worth showing
+        documents, unavailable = None, str(exc)
     return {
         "store": ctx.store.name,
-        "documents": ctx.store.counts(),
+        "store_unavailable": unavailable,
+        "documents": documents,
+        "outbox": ctx.store.waiting(),
         "articles": {
             k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("articles.")
         },
@@ -51,9 +58,20 @@ def stats(args) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     docs = data["documents"]
-    print(f"store: {data['store']}, {docs['total']['documents']} documents")
-    for group in ("kind", "language", "source", "translation"):
-        print(f"  by {group}: " + (", ".join(f"{k} {v}" for k, v in docs[group].items()) or "-"))
+    if docs is None:
+        print(f"store: {data['store']}, unavailable: {data['store_unavailable']}")
+    else:
+        print(f"store: {data['store']}, {docs['total']['documents']} documents")
+        for group in ("kind", "language", "source", "translation"):
+            counts = docs[group].items()
+            print(f"  by {group}: " + (", ".join(f"{k} {v}" for k, v in counts) or "-"))
+    outbox = data["outbox"]
+    if outbox is not None:
+        oldest = outbox["oldest_queued_at"] or "-"
+        print(
+            f"outbox: {outbox['waiting']} writes waiting (oldest {oldest}), "
+            f"{outbox['rejected']} rejected (`monitor outbox show`)"
+        )
     print(
         "articles: "
         + (", ".join(f"{k} {v}" for k, v in sorted(data["articles"].items())) or "none yet")

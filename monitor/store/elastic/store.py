@@ -91,6 +91,42 @@ def to_source(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def split_ops(ops: list[Op], located: dict[str, str]) -> tuple[list[Op], list[Op], list[Op]]:
+    """(duplicates, creates, updates): a create whose id some index behind the alias
+    holds already (an older one, after rollover) is a duplicate and is not sent."""
+    duplicates, creates, updates = [], [], []
+    for op in ops:
+        if op.op == "create":
+            (duplicates if op.doc_id in located else creates).append(op)
+        else:
+            updates.append(op)
+    return duplicates, creates, updates
+
+
+def bulk_actions(
+    creates: list[Op], updates: list[Op], located: dict[str, str], alias: str
+) -> tuple[list[dict], list[dict]]:
+    """The bulk helper's actions: creates through the alias (its write index), partial
+    updates to the index that holds the document (the alias if not found yet: a create
+    of a moment ago is in the write index, where a bulk update finds it in real time)."""
+    create_actions = [
+        {"_op_type": "create", "_index": alias, "_id": op.doc_id, "_source": op.body}
+        for op in creates
+    ]
+    update_actions = [
+        {
+            "_op_type": "update",
+            "_index": located.get(op.doc_id, alias),
+            "_id": op.doc_id,
+            "doc": op.body,
+            # two daemons updating one document (translation, full text) at once
+            "retry_on_conflict": 3,
+        }
+        for op in updates
+    ]
+    return create_actions, update_actions
+
+
 class ElasticStore:
     """Documents in Elasticsearch behind one alias, written through the outbox."""
 
@@ -207,7 +243,7 @@ class ElasticStore:
                         done[kind] = done.get(kind, 0) + count
                 except Exception as exc:  # noqa: BLE001 - kept in the outbox, retried later
                     rest = [e.seq for e in entries if e.seq not in handled]
-                    self.outbox.release(rest, _describe(exc))
+                    self.outbox.release(rest, _describe(exc, self.url))
                     self._back_off(exc)
                     break
                 if done.get("retry"):
@@ -229,7 +265,7 @@ class ElasticStore:
             "store_unavailable",
             extra={
                 "store": self.name,
-                "error": _describe(exc) if exc else "documents refused with 429/5xx",
+                "error": _describe(exc, self.url) if exc else "documents refused with 429/5xx",
                 "waiting": self.outbox.depth()["waiting"],
                 "retry_in_seconds": delay,
             },
@@ -241,29 +277,12 @@ class ElasticStore:
         ops = coalesce(entries)
         located = self._locate([op.doc_id for op in ops])
         counts: dict[str, int] = {}
-        creates, updates = [], []
-        for op in ops:
-            if op.op == "create" and op.doc_id in located:
-                self._settle(op, "duplicate", "", counts, handled)
-            else:
-                (creates if op.op == "create" else updates).append(op)
-        # Creates name the alias and require it to be one, so a deleted alias can never
-        # turn into an auto-created index with guessed mappings.
-        create_actions = [
-            {"_op_type": "create", "_index": self.alias, "_id": op.doc_id, "_source": op.body}
-            for op in creates
-        ]
-        update_actions = [
-            {
-                "_op_type": "update",
-                "_index": located.get(op.doc_id, self.alias),
-                "_id": op.doc_id,
-                "doc": op.body,
-                "retry_on_conflict": 3,
-            }
-            for op in updates
-        ]
+        duplicates, creates, updates = split_ops(ops, located)
+        for op in duplicates:
+            self._settle(op, "duplicate", "", counts, handled)
+        create_actions, update_actions = bulk_actions(creates, updates, located, self.alias)
         for group, actions, extra in (
+            # require_alias: a deleted alias never turns into an auto-created index
             (creates, create_actions, {"require_alias": True}),
             (updates, update_actions, {}),
         ):
@@ -382,7 +401,10 @@ def _item_error(info: dict[str, Any]) -> str:
     return str(error or "")[:500]
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, url: str = "") -> str:
+    explained = explain(exc, url) if url else exc
+    if explained is not exc:  # "cannot reach Elasticsearch at ...", "refused the credentials"
+        return str(explained)[:500]
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     status = getattr(getattr(exc, "meta", None), "status", None)
     return (f"{status} " if status else "") + str(message).splitlines()[0][:300]
