@@ -39,7 +39,19 @@ def test_every_setting_is_in_the_readme_table_and_the_config_file(key):
         k
         for k in setting_names()
         if k.endswith(
-            ("_minutes", "_seconds", "_bytes", "_polls", "_concurrency", "workers", "_processes")
+            (
+                "_minutes",
+                "_seconds",
+                "_bytes",
+                "_polls",
+                "_concurrency",
+                "workers",
+                "_processes",
+                "_days",
+                "_gb",
+                "_replicas",
+                "_bulk_size",
+            )
         )
     ],
 )

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from monitor.errors import StartupError
 from monitor.settings import (
@@ -323,13 +322,60 @@ def test_redacted_gives_plain_json_values_for_every_key(tmp_path):
     assert json.loads(json.dumps(out)) == out
 
 
-class _WithSecret(Settings):
-    """A settings model with a secret, as an alert channel would add."""
-
-    api_token: SecretStr = SecretStr("")
-
-
 def test_redacted_hides_secrets_and_shows_an_unset_one_as_empty():
-    assert _WithSecret(api_token=SecretStr("s3cret")).redacted()["api_token"] == "********"
-    assert _WithSecret().redacted()["api_token"] == ""
-    assert "s3cret" not in json.dumps(_WithSecret(api_token=SecretStr("s3cret")).redacted())
+    settings = load_settings(None, {"elasticsearch_password": "s3cret"}, environ={})
+    assert settings.redacted()["elasticsearch_password"] == "********"
+    assert settings.redacted()["elasticsearch_api_key"] == ""
+    assert "s3cret" not in json.dumps(settings.redacted())
+    assert "s3cret" not in repr(settings)
+    assert settings.elasticsearch_password.get_secret_value() == "s3cret"
+
+
+# --- secrets from files -------------------------------------------------------------
+
+
+def test_a_secret_comes_from_the_file_named_by_its_file_variable(tmp_path):
+    secret = tmp_path / "es-password"
+    secret.write_text("from-a-file\n")  # Docker secrets end with a newline
+    env = {"MONITOR_ELASTICSEARCH_PASSWORD_FILE": str(secret)}
+    settings = load_settings(None, environ=env)
+    assert settings.elasticsearch_password.get_secret_value() == "from-a-file"
+
+
+def test_a_secret_file_in_the_config_file_resolves_against_its_folder(tmp_path):
+    path = config(tmp_path, 'elasticsearch_api_key_file = "secrets/key"\n')
+    (path.parent / "secrets").mkdir()
+    (path.parent / "secrets" / "key").write_text("aWQ6a2V5")
+    assert load_settings(path, environ={}).elasticsearch_api_key.get_secret_value() == "aWQ6a2V5"
+
+
+def test_an_unreadable_secret_file_names_the_variable_and_the_path(tmp_path):
+    env = {"MONITOR_ELASTICSEARCH_PASSWORD_FILE": str(tmp_path / "missing")}
+    message = startup_error(None, environ=env)
+    assert "`elasticsearch_password_file` from environment variable" in message
+    assert str(tmp_path / "missing") in message and "cannot be read" in message
+
+
+def test_a_secret_and_its_file_together_are_refused(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("x")
+    env = {
+        "MONITOR_ELASTICSEARCH_PASSWORD": "y",
+        "MONITOR_ELASTICSEARCH_PASSWORD_FILE": str(secret),
+    }
+    assert "keep one of them" in startup_error(None, environ=env)
+
+
+def test_only_secrets_have_file_variants():
+    message = startup_error(None, environ={"MONITOR_WORKERS_FILE": "/x"})
+    assert "unknown setting `workers_file`" in message
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("elasticsearch_url", "localhost:9200"), ("elasticsearch_index", "Monitor Articles"),
+     ("kibana_url", "ftp://kibana")],
+)  # fmt: skip
+def test_elasticsearch_and_kibana_addresses_are_checked(key, value):
+    message = startup_error(None, {key: value}, environ={})
+    assert f"setting `{key}`" in message
