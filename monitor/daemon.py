@@ -278,7 +278,19 @@ class Daemon:
             for f in self.feed_list.feeds
             if (settings.full_text if f.full_text is None else f.full_text)
         )
+        store = self.ctx.store
+        if store.waiting() is None:
+            where = (True, f"embedded, {settings.store_db_path}")
+        else:
+            ilm = getattr(store, "ilm", None)
+            where = (
+                True,
+                f"{settings.elasticsearch_url} alias {settings.elasticsearch_index}"
+                + ("" if ilm is None else f", rollover {'on' if ilm else 'off (no ILM)'}")
+                + f", outbox {store.waiting()['waiting']} waiting",
+            )
         lines = [
+            (f"store {store.name}", *where),
             (
                 "full_text",
                 full_text > 0,

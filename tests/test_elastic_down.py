@@ -8,8 +8,12 @@ test_elastic_integration.py (it runs whenever MONITOR_TEST_ES_URL is set)."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -202,3 +206,34 @@ def test_outbox_commands_say_the_embedded_store_has_none(cli):
 @pytest.fixture
 def cli(tmp_path, feed_server):
     return Cli(tmp_path, feed_server)
+
+
+def test_the_daemon_starts_polls_and_stops_with_elasticsearch_down(cli_down):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--set", "scheduler_tick_seconds=1",
+         "--log-format", "json"],
+        cwd=cli_down.tmp, env=cli_down.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1]  # the daemon died
+            stats = json.loads(cli_down.run("stats", "--json").stdout)
+            if stats["outbox"]["waiting"] >= 27:  # every fixture article, seed corpus too
+                break
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert names.count("daemon_started") == 1 and "daemon_stopped" in names
+    warnings = [e for e in events if e["event"] == "store_unavailable"]
+    assert warnings and all("cannot reach Elasticsearch" in e["error"] for e in warnings)
+    assert not [line for line in stderr.splitlines() if line.startswith("Traceback")]
+    component = [e for e in events if e.get("component", "").startswith("store ")]
+    assert component and "outbox" in component[0]["why"]
