@@ -203,7 +203,7 @@ def test_every_compose_variable_is_defined_in_env_example():
 
 def test_env_example_holds_placeholders_not_passwords():
     passwords = {k: v for k, v in env_example().items() if "PASSWORD" in k}
-    assert set(passwords) == {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "MONITOR_ES_PASSWORD"}
+    assert set(passwords) == {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "ES_MONITOR_PASSWORD"}
     for key, value in passwords.items():
         assert value.startswith("changeme-"), f"{key} in .env.example looks like a real one"
         assert len(value) >= 8, f"{key}: the setup service refuses fewer than 8 characters"
@@ -230,7 +230,7 @@ def test_the_container_settings_load(tmp_path):
     assert settings.elasticsearch_url == "http://elasticsearch:9200"
     assert settings.elasticsearch_username == "monitor"
     assert (
-        settings.elasticsearch_password.get_secret_value() == env_example()["MONITOR_ES_PASSWORD"]
+        settings.elasticsearch_password.get_secret_value() == env_example()["ES_MONITOR_PASSWORD"]
     )
     assert settings.elasticsearch_replicas == 0
     assert settings.kibana_url == "http://kibana:5601"
@@ -241,9 +241,9 @@ def test_the_container_settings_load(tmp_path):
 def test_daemon_kibana_and_setup_share_the_passwords():
     services = compose()["services"]
     setup = environment(services["setup"])
-    assert "${MONITOR_ES_PASSWORD" in setup["WRITER_PASSWORD"]
+    assert "${ES_MONITOR_PASSWORD" in setup["WRITER_PASSWORD"]
     assert (
-        "${MONITOR_ES_PASSWORD"
+        "${ES_MONITOR_PASSWORD"
         in environment(services["monitor"])["MONITOR_ELASTICSEARCH_PASSWORD"]
     )
     kibana = environment(services["kibana"])

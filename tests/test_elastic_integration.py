@@ -45,7 +45,10 @@ def alias():
     if ES_URL:
         client = build_client(load_settings(None, _es_overrides(name), environ={}))
         n = template.names(name)
-        client.indices.delete(index=n["pattern"], ignore_unavailable=True)
+        # by exact name: clusters refuse wildcard deletes (action.destructive_requires_name)
+        indices = client.indices.get_alias(name=name, ignore=[404]).body
+        for index in indices if "error" not in indices else ():
+            client.indices.delete(index=index)
         client.indices.delete_index_template(name=n["template"], ignore=[404])
         for component in (n["settings"], n["mappings"]):
             client.cluster.delete_component_template(name=component, ignore=[404])
