@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from monitor import __version__
-from monitor.errors import QueryError, StartupError, StoreUnavailable
+from monitor.errors import KibanaUnavailable, QueryError, StartupError, StoreUnavailable
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 1
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"monitor: bad query: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreUnavailable as exc:
-        print(f"monitor: store unavailable: {exc}", file=sys.stderr)
+        what = "kibana" if isinstance(exc, KibanaUnavailable) else "store"
+        print(f"monitor: {what} unavailable: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130

@@ -20,7 +20,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.context import Context
-from monitor.errors import StoreUnavailable
+from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed, load_feeds
 from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
@@ -35,6 +35,9 @@ SWEEP_LIMIT = 1000  # documents per language per sweep: the next sweep takes the
 # How often the outbox is offered to a remote store; the store's own backoff decides
 # whether it really sends (every feed's poll also flushes what it queued).
 OUTBOX_FLUSH_SECONDS = 5
+# In compose the daemon starts when Elasticsearch is healthy, while Kibana still migrates
+# its indices for one to two minutes: the import at start waits up to 5 minutes for it.
+KIBANA_WAIT_SECONDS = 300
 
 
 class WorkerPool:
@@ -230,6 +233,8 @@ class Daemon:
                 misfire_grace_time=None,
             )
         scheduler.start()
+        if settings.kibana_url:
+            threading.Thread(target=self.setup_kibana, name="kibana-setup", daemon=True).start()
         log.info(
             "daemon_started",
             extra={
@@ -257,6 +262,20 @@ class Daemon:
                     "stop_seconds": round(time.monotonic() - started, 2),
                 },
             )
+
+    def setup_kibana(self, wait_seconds: float = KIBANA_WAIT_SECONDS) -> None:
+        """Import Kibana's saved objects (idempotent), off the polling path: a Kibana that
+        is down costs a warning line, never a poll."""
+        from monitor import kibana
+
+        try:
+            report = kibana.setup(self.ctx.settings, wait_seconds=wait_seconds)
+        except (StartupError, StoreUnavailable) as exc:
+            log.warning(
+                "kibana_setup_failed", extra={"error": str(exc), "fix": "monitor kibana setup"}
+            )
+            return
+        log.info("kibana_setup", extra={"summary": report.summary(), "errors": len(report.errors)})
 
     def _connect_store(self) -> dict:
         """Check and set up the store. Wrong settings stop start-up (``StartupError``);
@@ -297,7 +316,7 @@ class Daemon:
                 f"{full_text} feeds fetch article pages"
                 if full_text
                 else "no feed has full_text on (setting `full_text`)",
-            )
+            ),
         ]
         for code in ("ru", "hy", "az", "fa"):
             model = self.ctx.translator.model_for(code) if self.ctx.translator else None

@@ -50,3 +50,7 @@ class QueryError(ValueError):
 class StoreUnavailable(Exception):
     """The store cannot be reached now (Elasticsearch down, network). Writes wait in
     the outbox; a command that must read exits with this message (status 1)."""
+
+
+class KibanaUnavailable(StoreUnavailable):
+    """Kibana cannot be reached or is not ready; a later attempt may succeed (status 1)."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from monitor.errors import StartupError, StoreUnavailable
+from monitor.errors import KibanaUnavailable, StartupError
 
 OBJECTS_NAME = Path("config") / "kibana" / "monitor.ndjson"
 # Beside the package in a checkout (an editable install); else under the working folder,
@@ -45,10 +45,6 @@ RETRY_STATUS = frozenset({502, 503, 504})
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 10.0
 CREDENTIALS = "elasticsearch_username and elasticsearch_password, or elasticsearch_api_key"
-
-
-class KibanaUnavailable(StoreUnavailable):
-    """Kibana cannot be reached or is not ready; a later attempt may succeed (status 1)."""
 
 
 @dataclass(frozen=True)

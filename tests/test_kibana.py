@@ -597,3 +597,21 @@ def test_import_into_a_real_kibana_twice(make_settings):
             assert response.status_code == 200, response.text
         response = client.get(f"{base}/api/saved_objects/dashboard/monitor-dashboard")
         assert response.status_code == 200 and not response.json().get("error")
+
+
+def test_the_daemon_imports_the_objects_at_start_and_survives_a_refusal(
+    recorder, make_settings, make_context, caplog
+):
+    from monitor.daemon import Daemon
+
+    ctx = make_context(make_settings(kibana_url=recorder.url))
+    daemon = Daemon(ctx)
+    try:
+        daemon.setup_kibana(wait_seconds=0)
+        assert [r.path for r in recorder.requests] == ["/api/saved_objects/_import"]
+        recorder.answer((401, {"statusCode": 401, "message": "Unauthorized"}))
+        daemon.setup_kibana(wait_seconds=0)  # logged, not raised
+    finally:
+        daemon.close()
+    events = [r.msg for r in caplog.records]
+    assert "kibana_setup" in events and "kibana_setup_failed" in events
