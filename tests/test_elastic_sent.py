@@ -13,7 +13,7 @@ from monitor.errors import QueryError
 from monitor.store import SearchQuery
 from monitor.store.elastic import query as q
 from monitor.store.elastic import template
-from monitor.store.elastic.store import (
+from monitor.store.elastic.bulk import (
     Op,
     bulk_actions,
     coalesce,
