@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_quick(script: str, out: Path, figures: tuple[str, ...], timeout: float) -> tuple[dict, str]:
     """Run ``bench/<script> --quick``; returns (its JSON, its stdout) after checking that
-    it exited 0 and that every expected figure is there and a positive number."""
+    it exited 0 and that every expected figure is there and a positive number (a share:
+    between -1 and 1)."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--quick", "--out", str(out)],
         cwd=ROOT,
@@ -29,5 +30,10 @@ def run_quick(script: str, out: Path, figures: tuple[str, ...], timeout: float) 
     assert not missing, f"figures missing from the JSON: {missing}"
     for key, value in result["figures"].items():
         assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
-        assert value > 0, (key, value)
+        if key.endswith("_share_ratio"):
+            # a share measured as the difference of two wall clocks: in quick mode, on a
+            # busy machine, the noise can exceed the effect and make it slightly negative
+            assert -1 < value < 1, (key, value)
+        else:
+            assert value > 0, (key, value)
     return result, proc.stdout
