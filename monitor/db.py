@@ -108,6 +108,9 @@ class Database:
             )
         if current < self._version:
             with self.write() as tx:
+                # Read again under the write lock: another process (a command started
+                # beside the daemon) may have migrated the file since the first read.
+                current = tx.execute("PRAGMA user_version").fetchone()[0]
                 for script in self._migrations[current:]:
                     for statement in _split(script):
                         tx.execute(statement)

@@ -105,3 +105,39 @@ def test_a_state_database_of_the_previous_version_gains_the_outbox(tmp_path):
         assert state.db.read("PRAGMA user_version")[0][0] == len(MIGRATIONS)
     finally:
         state.close()
+
+
+def test_a_database_migrated_by_another_process_meanwhile_is_not_migrated_twice(tmp_path):
+    """A command started beside the daemon reads schema version 0, then waits for the
+    write lock while the daemon creates the tables: it must not create them again."""
+    import sqlite3
+    import threading
+    import time
+
+    from monitor.state import MIGRATIONS
+
+    path = tmp_path / "state.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)  # "the daemon"
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    opened: list = []
+    thread = threading.Thread(target=lambda: opened.append(_open_or_error(path)))
+    thread.start()
+    time.sleep(0.5)  # the thread has read version 0 and waits for the lock
+    for script in MIGRATIONS:
+        for statement in script.split(";"):
+            if statement.strip():
+                other.execute(statement)
+    other.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+    other.execute("COMMIT")
+    thread.join(30)
+    other.close()
+    assert isinstance(opened[0], StateDB), opened[0]
+    opened[0].close()
+
+
+def _open_or_error(path):
+    try:
+        return StateDB(path)
+    except Exception as exc:  # noqa: BLE001 - returned to the test to show
+        return exc
