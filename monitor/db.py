@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -51,7 +52,7 @@ class Database:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             # NORMAL in WAL mode is durable against a process crash (SIGKILL); only a
             # power loss can drop the last transactions, which a re-poll brings back.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -115,6 +116,22 @@ class Database:
                     for statement in _split(script):
                         tx.execute(statement)
                 tx.execute(f"PRAGMA user_version={self._version}")
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The switch needs an exclusive lock, and when two processes
+    open the same new file at once (a command started beside the daemon's first start)
+    SQLite may answer "database is locked" at once, without waiting in the busy handler
+    (it would deadlock otherwise): try again within the same busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _split(script: str) -> list[str]:

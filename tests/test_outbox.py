@@ -141,3 +141,26 @@ def _open_or_error(path):
         return StateDB(path)
     except Exception as exc:  # noqa: BLE001 - returned to the test to show
         return exc
+
+
+def test_a_new_file_another_process_is_writing_is_switched_to_wal_once_it_may(tmp_path):
+    """Switching a new file to WAL is refused at once, without the busy timeout, while
+    another process holds its write lock (the daemon's first start with `monitor stats`
+    beside it): the open waits and succeeds instead of failing."""
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "state.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)  # a rollback-journal file
+    other.execute("CREATE TABLE unrelated (x)")
+    other.execute("BEGIN IMMEDIATE")
+    opened: list = []
+    thread = threading.Thread(target=lambda: opened.append(_open_or_error(path)))
+    thread.start()
+    time.sleep(0.5)
+    other.execute("COMMIT")
+    thread.join(30)
+    other.close()
+    assert isinstance(opened[0], StateDB), opened[0]
+    opened[0].close()
