@@ -156,7 +156,7 @@ def run_elastic(spec: dict) -> dict:
     """(b) queueing into the outbox, and (c) sending it when a cluster is given."""
     from monitor.context import utc_now
     from monitor.state import StateDB
-    from monitor.store.elastic.client import explain
+    from monitor.store.elastic.client import explain, remove_installed
     from monitor.store.elastic.store import ElasticStore
 
     es = spec.get("es") or {}
@@ -177,7 +177,7 @@ def run_elastic(spec: dict) -> dict:
         queue_and_send(store, state, read_batches(spec), bool(es), out)
     finally:
         if reached:
-            out["cleanup"] = remove_bench_objects(store.client, spec["alias"])
+            out["cleanup"] = remove_installed(store.client, spec["alias"])
             for failure in out["cleanup"]:  # said here too, in case the run failed
                 print(f"store_bench: not deleted, delete by hand: {failure}", file=sys.stderr)
         store.close()
@@ -198,40 +198,6 @@ def queue_and_send(store, state, batches: Iterator[list[dict]], send: bool, out:
         out["send_s"] = time.perf_counter() - started
         out["send_cpu_s"] = time.process_time() - cpu
         out["send_peak_rss_kib"], out["left_waiting"] = peak_kib(), store.waiting()["waiting"]
-
-
-def remove_bench_objects(client, alias: str) -> list[str]:
-    """Delete what the run made in the cluster: indices, index template, component
-    templates, ILM policy (in that order: each is in use by the one before). Returns
-    what could not be deleted."""
-    from monitor.store.elastic import template
-
-    names = template.names(alias)
-    quiet = client.options(ignore_status=404)
-
-    def delete_indices() -> None:
-        # By their names, not the pattern: action.destructive_requires_name (true by
-        # default since 8.0) refuses to delete by wildcard.
-        found = quiet.indices.get(index=names["pattern"], expand_wildcards="all")
-        if found.meta.status == 200 and found.body:
-            quiet.indices.delete(index=list(found.body))
-
-    steps = [
-        (f"indices {names['pattern']}", delete_indices),
-        (names["template"], lambda: quiet.indices.delete_index_template(name=names["template"])),
-        *(
-            (name, lambda n=name: quiet.cluster.delete_component_template(name=n))
-            for name in (names["settings"], names["mappings"])
-        ),
-        (names["policy"], lambda: quiet.ilm.delete_lifecycle(name=names["policy"])),
-    ]
-    failed = []
-    for what, step in steps:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - go on with the rest, then say what is left
-            failed.append(f"{what}: {str(exc)[:200]}")
-    return failed
 
 
 PATHS = {"embedded": run_embedded, "elastic": run_elastic}

@@ -1,7 +1,7 @@
 """Elasticsearch unreachable or failing: nothing is lost, the daemon goes on, and the
-user reads one clear line. The cluster here is a closed port on 127.0.0.1, or a fault
-server that answers every request with one error status (as a proxy in front of a
-recovering cluster does); neither pretends to be Elasticsearch. That the waiting
+user reads one clear line. The cluster here is a closed port on 127.0.0.1, or a recorder
+of requests scripted to answer every request with one error status (as a proxy in front
+of a recovering cluster does); neither pretends to be Elasticsearch. That the waiting
 articles arrive once the cluster is up is checked against a real one in
 test_elastic_integration.py (it runs whenever MONITOR_TEST_ES_URL is set)."""
 
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -24,62 +21,8 @@ from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed
 from monitor.stages.fetch import Fetcher
 from monitor.store.elastic.store import BACKOFF_FIRST_SECONDS
+from tests.localservers import closed_port_url
 from tests.test_cli import Cli
-
-
-def closed_port_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class StatusServer:
-    """Answers every request with one status and a JSON error body; counts requests."""
-
-    def __init__(self, status: int, error_type: str):
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.requests.append(f"{self.command} {self.path}")
-                body = json.dumps(
-                    {"error": {"type": error_type, "reason": "test fault"}, "status": status}
-                ).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_HEAD = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def status_server():
-    made = []
-
-    def make(status: int, error_type: str = "test") -> StatusServer:
-        made.append(StatusServer(status, error_type))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
 
 
 @pytest.fixture
@@ -126,10 +69,16 @@ def test_a_failed_send_backs_off_instead_of_trying_at_every_poll(down):
     assert BACKOFF_FIRST_SECONDS >= 1
 
 
+def _error(status: int, error_type: str) -> tuple[int, dict]:
+    """An answer with Elasticsearch's documented error body."""
+    return status, {"error": {"type": error_type, "reason": "test fault"}, "status": status}
+
+
 def test_a_cluster_answering_503_keeps_the_writes_and_names_the_status(
-    make_settings, make_context, status_server
+    make_settings, make_context, request_recorder
 ):
-    server = status_server(503, "unavailable")
+    server = request_recorder
+    server.answer(_error(503, "unavailable"))
     ctx = make_context(make_settings(elasticsearch_url=server.url))
     ctx.store.add({"id": "a", "kind": "article", "published": "2026-11-23T00:00:00+00:00"})
     assert ctx.store.flush(force=True) == {}
@@ -141,9 +90,10 @@ def test_a_cluster_answering_503_keeps_the_writes_and_names_the_status(
 
 
 def test_wrong_credentials_at_start_up_are_one_line_naming_the_settings(
-    make_settings, make_context, status_server
+    make_settings, make_context, request_recorder
 ):
-    server = status_server(401, "security_exception")
+    server = request_recorder
+    server.answer(_error(401, "security_exception"))
     ctx = make_context(
         make_settings(
             elasticsearch_url=server.url,

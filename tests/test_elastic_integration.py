@@ -20,13 +20,11 @@ from monitor.feeds import Feed
 from monitor.seed import load_seed
 from monitor.settings import load_settings
 from monitor.stages.fetch import Fetcher
-from monitor.state import StateDB
 from monitor.store import SearchQuery
 from monitor.store.elastic import template
-from monitor.store.elastic.client import build_client
+from monitor.store.elastic.client import build_client, remove_installed
 from monitor.store.elastic.store import ElasticStore
-from monitor.store.sqlite import SQLiteStore
-from tests.test_elastic_down import closed_port_url
+from tests.localservers import closed_port_url
 
 ES_URL = os.environ.get("MONITOR_TEST_ES_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -44,16 +42,9 @@ def alias():
     yield name
     if ES_URL:
         client = build_client(load_settings(None, _es_overrides(name), environ={}))
-        n = template.names(name)
-        # by exact name: clusters refuse wildcard deletes (action.destructive_requires_name)
-        indices = client.indices.get_alias(name=name, ignore=[404]).body
-        for index in indices if "error" not in indices else ():
-            client.indices.delete(index=index)
-        client.indices.delete_index_template(name=n["template"], ignore=[404])
-        for component in (n["settings"], n["mappings"]):
-            client.cluster.delete_component_template(name=component, ignore=[404])
-        client.ilm.delete_lifecycle(name=n["policy"], ignore=[404])
+        left = remove_installed(client, name)
         client.close()
+        assert not left, left
 
 
 def _es_overrides(alias: str) -> dict:
@@ -73,20 +64,14 @@ def _es_overrides(alias: str) -> dict:
 
 
 @pytest.fixture
-def es(make_settings, tmp_path, alias):
+def es(make_settings, make_context, tmp_path, alias):
     """Make contexts on the test alias, each with its own state database."""
-    made = []
 
     def make(name: str = "a", **overrides) -> Context:
-        settings = make_settings(data_dir=tmp_path / name, **{**_es_overrides(alias), **overrides})
-        state = StateDB(settings.state_db_path)
-        ctx = Context(settings, state, ElasticStore(settings, state, utc_now))
-        made.append(ctx)
-        return ctx
+        values = {**_es_overrides(alias), **overrides}
+        return make_context(make_settings(data_dir=tmp_path / name, **values))
 
-    yield make
-    for ctx in made:
-        ctx.close()
+    return make
 
 
 def _poll_all(ctx, server) -> int:
@@ -99,6 +84,18 @@ def _poll_all(ctx, server) -> int:
         return stored
     finally:
         fetcher.close()
+
+
+def _article(doc_id: str, **fields) -> dict:
+    """A small article document; ``fields`` replace or add to the defaults."""
+    return {
+        "id": doc_id,
+        "kind": "article",
+        "language": "en",
+        "source": "test",
+        "published": "2026-11-23T10:00:00+00:00",
+        **fields,
+    }
 
 
 def _refresh(ctx) -> None:
@@ -125,42 +122,34 @@ def test_connect_installs_template_policy_and_write_alias_idempotently(es):
     assert mapping["story_id"]["type"] == "keyword"
 
 
-def test_same_hits_as_the_embedded_store_for_the_same_feeds(es, feed_server, make_settings):
+def test_same_hits_as_the_embedded_store_for_the_same_feeds(
+    es, feed_server, make_settings, make_context
+):
     ctx = es()
     ctx.store.connect()
     stored = _poll_all(ctx, feed_server)
     assert ctx.store.waiting()["waiting"] == 0
     _refresh(ctx)
-    local_settings = make_settings(translation=False)
-    local = Context(
-        local_settings,
-        StateDB(local_settings.state_db_path),
-        SQLiteStore(local_settings.store_db_path),
-    )
-    try:
-        assert _poll_all(local, feed_server) == stored
-        # Everything the embedded store finds, Elasticsearch finds too; it may find more,
-        # as the language analyzers match inflected forms ("Ереване" for "Ереван").
-        for text in (
-            "Ереван",
-            "title:Ереван",
-            "Армения OR Азербайджан",
-            "Hayastan*",
-            '"Nagorno-Karabakh"',
-            "Tehran",
-            "Bakı",
-        ):
-            local_ids = _ids(local.store, text)
-            assert local_ids <= _ids(ctx.store, text), text
-        assert ctx.store.counts()["language"] == local.store.counts()["language"]
-        page = ctx.store.search(SearchQuery(languages=("hy",), limit=2, offset=2, sort="date"))
-        local_page = local.store.search(
-            SearchQuery(languages=("hy",), limit=2, offset=2, sort="date")
-        )
-        assert [h["id"] for h in page.hits] == [h["id"] for h in local_page.hits]
-        assert page.total == local_page.total
-    finally:
-        local.close()
+    local = make_context(make_settings(translation=False))  # the embedded store
+    assert _poll_all(local, feed_server) == stored
+    # Everything the embedded store finds, Elasticsearch finds too; it may find more,
+    # as the language analyzers match inflected forms ("Ереване" for "Ереван").
+    for text in (
+        "Ереван",
+        "title:Ереван",
+        "Армения OR Азербайджан",
+        "Hayastan*",
+        '"Nagorno-Karabakh"',
+        "Tehran",
+        "Bakı",
+    ):
+        local_ids = _ids(local.store, text)
+        assert local_ids <= _ids(ctx.store, text), text
+    assert ctx.store.counts()["language"] == local.store.counts()["language"]
+    page = ctx.store.search(SearchQuery(languages=("hy",), limit=2, offset=2, sort="date"))
+    local_page = local.store.search(SearchQuery(languages=("hy",), limit=2, offset=2, sort="date"))
+    assert [h["id"] for h in page.hits] == [h["id"] for h in local_page.hits]
+    assert page.total == local_page.total
 
 
 def test_a_second_daemon_writing_the_same_articles_makes_no_copy(es, feed_server):
@@ -177,17 +166,9 @@ def test_a_second_daemon_writing_the_same_articles_makes_no_copy(es, feed_server
 def test_translation_lands_as_a_partial_update(es):
     ctx = es()
     ctx.store.connect()
-    doc = {
-        "id": "t1",
-        "kind": "article",
-        "title": "Ереван",
-        "text": "Текст",
-        "language": "ru",
-        "source": "test",
-        "published": "2026-11-23T10:00:00+00:00",
-        "translation_status": "pending",
-    }
-    ctx.store.add(doc)
+    ctx.store.add(
+        _article("t1", title="Ереван", text="Текст", language="ru", translation_status="pending")
+    )
     assert ctx.store.flush(force=True) == {"ack": 1}
     ctx.store.update("t1", {"title_en": "Yerevan", "translation_status": "done"})
     assert ctx.store.flush(force=True) == {"ack": 1}
@@ -200,20 +181,14 @@ def test_translation_lands_as_a_partial_update(es):
 def test_after_rollover_updates_reach_the_old_index_and_creates_stay_unique(es):
     ctx = es()
     ctx.store.connect()
-    base = {
-        "kind": "article",
-        "language": "en",
-        "source": "test",
-        "published": "2026-11-23T10:00:00+00:00",
-    }
-    ctx.store.add({**base, "id": "r1", "title": "before rollover"})
+    ctx.store.add(_article("r1", title="before rollover"))
     ctx.store.flush(force=True)
     client = ctx.store.client
     client.indices.rollover(alias=ctx.settings.elasticsearch_index)
     _refresh(ctx)
     ctx.store.update("r1", {"title_en": "updated"})
     other = es("other")  # does not know r1 was seen
-    other.store.add({**base, "id": "r1", "title": "again"})
+    other.store.add(_article("r1", title="again"))
     assert ctx.store.flush(force=True) == {"ack": 1}
     assert other.store.flush(force=True) == {"duplicate": 1}
     _refresh(ctx)
@@ -227,14 +202,7 @@ def test_writes_queued_while_down_arrive_in_order_once_the_cluster_is_up(es):
     down = es("down", elasticsearch_url=closed_port_url())
     for i in range(3):
         down.store.add(
-            {
-                "id": f"o{i}",
-                "kind": "article",
-                "language": "en",
-                "source": "test",
-                "published": f"2026-11-23T10:0{i}:00+00:00",
-                "title": f"queued {i}",
-            }
+            _article(f"o{i}", published=f"2026-11-23T10:0{i}:00+00:00", title=f"queued {i}")
         )
     down.store.update("o0", {"title_en": "queued 0 en"})
     assert down.store.flush(force=True) == {}
@@ -254,8 +222,8 @@ def test_writes_queued_while_down_arrive_in_order_once_the_cluster_is_up(es):
 def test_a_document_the_mapping_refuses_is_kept_aside_not_retried_forever(es):
     ctx = es()
     ctx.store.connect()
-    ctx.store.add({"id": "bad", "kind": "article", "published": "not a date"})
-    ctx.store.add({"id": "good", "kind": "article", "published": "2026-11-23T10:00:00+00:00"})
+    ctx.store.add(_article("bad", published="not a date"))
+    ctx.store.add(_article("good"))
     assert ctx.store.flush(force=True) == {"reject": 1, "ack": 1}
     depth = ctx.store.waiting()
     assert depth["rejected"] == 1 and depth["waiting"] == 0

@@ -6,21 +6,15 @@ MONITOR_TEST_KIBANA_URL is set."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.parser
 import email.policy
 import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -30,6 +24,7 @@ from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import LANGUAGES
 from monitor.settings import Settings
 from monitor.store.elastic.template import mappings
+from tests.localservers import Request, RequestRecorder, closed_port_url, running
 
 OBJECTS = kibana.load_objects()
 BY_KEY = {(o["type"], o["id"]): o for o in OBJECTS}
@@ -221,83 +216,9 @@ def test_an_installed_package_finds_the_file_under_the_working_folder(tmp_path, 
 # --- the import request -------------------------------------------------------------------
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-
-class RequestRecorder:
-    """An HTTP server on 127.0.0.1 that records every request and answers each with the
-    next scripted (status, JSON body), then with the last one."""
-
-    def __init__(self, tls: ssl.SSLContext | None = None):
-        self.requests: list[Request] = []
-        self.answers: list[tuple[int, object]] = [(200, SUCCESS)]
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self._record()
-
-            def do_GET(self):
-                self._record()
-
-            def _record(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                url = urlsplit(self.path)
-                recorder.requests.append(
-                    Request(
-                        self.command,
-                        url.path,
-                        parse_qs(url.query),
-                        {k.lower(): v for k, v in self.headers.items()},
-                        self.rfile.read(length),
-                    )
-                )
-                status, body = recorder.answers[0]
-                if len(recorder.answers) > 1:
-                    recorder.answers.pop(0)
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                ctype = "text/html" if isinstance(body, str) else "application/json"
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        if tls:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def answer(self, *answers: tuple[int, object]) -> None:
-        self.answers = list(answers)
-
-
-@contextlib.contextmanager
-def _running(rec: RequestRecorder):
-    rec.thread.start()
-    try:
-        yield rec
-    finally:
-        rec.server.shutdown()
-        rec.server.server_close()
-
-
 @pytest.fixture
 def recorder():
-    with _running(RequestRecorder()) as rec:
+    with running(RequestRecorder(answer=(200, SUCCESS))) as rec:
         yield rec
 
 
@@ -404,14 +325,8 @@ def test_a_url_that_is_not_kibana_is_a_configuration_error(recorder, make_settin
     assert "points at Kibana" in _one_line(exc)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_closed_port_is_unavailable_not_a_configuration_error(make_settings):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = closed_port_url()
     started = time.monotonic()
     with pytest.raises(kibana.KibanaUnavailable) as exc:
         kibana.setup(make_settings(), url)
@@ -440,7 +355,7 @@ def test_a_self_signed_kibana_needs_its_ca_in_elasticsearch_ca_certs(tmp_path, m
     )  # fmt: skip
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    with _running(RequestRecorder(tls=context)) as rec:
+    with running(RequestRecorder(tls=context, answer=(200, SUCCESS))) as rec:
         with pytest.raises(StartupError) as exc:
             kibana.setup(make_settings(), rec.url, wait_seconds=5)
         assert "set elasticsearch_ca_certs" in _one_line(exc)
@@ -562,7 +477,7 @@ def test_kibana_setup_lists_rejected_objects_and_fails(recorder, cli_args, capsy
 
 
 def test_kibana_setup_on_a_closed_port_exits_1(cli_args, capsys):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = closed_port_url()
     assert main(["kibana", "setup", "--url", url, *cli_args]) == 1
     assert f"Kibana at {url} is not available" in capsys.readouterr().err
 

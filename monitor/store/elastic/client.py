@@ -20,6 +20,7 @@ from elasticsearch import (
 )
 
 from monitor.errors import StartupError, StoreUnavailable
+from monitor.store.elastic import template
 
 MAX_RETRIES = 3
 RETRY_ON_STATUS = (429, 502, 503, 504)
@@ -100,3 +101,36 @@ def _reason(exc: ApiError) -> str:
 def _first_line(exc: Exception) -> str:
     text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def remove_installed(client, alias: str) -> list[str]:
+    """Delete what ``ElasticStore.setup`` installs for ``alias`` (benchmarks and tests
+    use a throw-away alias): indices, index template, component
+    templates, ILM policy (in that order: each is in use by the one before). Returns
+    what could not be deleted."""
+    names = template.names(alias)
+    quiet = client.options(ignore_status=404)
+
+    def delete_indices() -> None:
+        # By their names, not the pattern: action.destructive_requires_name (true by
+        # default since 8.0) refuses to delete by wildcard.
+        found = quiet.indices.get(index=names["pattern"], expand_wildcards="all")
+        if found.meta.status == 200 and found.body:
+            quiet.indices.delete(index=list(found.body))
+
+    steps = [
+        (f"indices {names['pattern']}", delete_indices),
+        (names["template"], lambda: quiet.indices.delete_index_template(name=names["template"])),
+        *(
+            (name, lambda n=name: quiet.cluster.delete_component_template(name=n))
+            for name in (names["settings"], names["mappings"])
+        ),
+        (names["policy"], lambda: quiet.ilm.delete_lifecycle(name=names["policy"])),
+    ]
+    failed = []
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - go on with the rest, then say what is left
+            failed.append(f"{what}: {str(exc)[:200]}")
+    return failed
