@@ -80,7 +80,75 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_doc ON outbox (doc_id);
 """
-MIGRATIONS = (SCHEMA, OUTBOX)
+# Version 3: stories (monitor.stories). Every clustered article is a member of one story;
+# ``signatures`` holds the MinHash of each member's text per space (``orig:<lang>`` for
+# the original, ``en`` for English) while it is inside the story window; ``seq`` lets a
+# process load only the signatures other processes added since it last looked.
+STORIES = """
+CREATE TABLE stories (
+    story_id TEXT PRIMARY KEY,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    related_seed_ids TEXT NOT NULL DEFAULT '[]',
+    merged_into TEXT
+);
+CREATE INDEX stories_last ON stories (last_at);
+CREATE TABLE story_members (
+    article_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    language TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    title_en TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL
+);
+CREATE INDEX story_members_story ON story_members (story_id);
+CREATE TABLE signatures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    space TEXT NOT NULL,
+    language TEXT NOT NULL,
+    hashes BLOB NOT NULL,
+    added_at TEXT NOT NULL,
+    UNIQUE (article_id, space)
+);
+CREATE INDEX signatures_added ON signatures (added_at);
+"""
+# Version 4: alerts (monitor.alerts). ``alert_queue`` holds documents waiting to be
+# matched against the rules (written in the transaction that keeps or translates them);
+# ``alerts`` holds each alert once (``key`` is its idempotency key) and
+# ``alert_deliveries`` its delivery to each channel.
+ALERTS = """
+CREATE TABLE alert_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    queued_at TEXT NOT NULL
+);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX alerts_rule_story ON alerts (rule, story_id, created_at);
+CREATE TABLE alert_deliveries (
+    alert_id INTEGER NOT NULL REFERENCES alerts (id),
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    sent_at TEXT,
+    PRIMARY KEY (alert_id, channel)
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
+"""
+MIGRATIONS = (SCHEMA, OUTBOX, STORIES, ALERTS)
 
 FEED_STATE_FIELDS = [
     "etag",
