@@ -94,6 +94,7 @@ class Article:
     normalized: Normalized | None = None
     language: LanguageResult | None = None
     fulltext: FullText | None = None
+    story: Any = None  # stories.clusterer.StoryRef, written by the cluster stage
     stored: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -125,6 +126,7 @@ class Article:
             **initial_fields(
                 lang.code, n.title, n.text, self.notes.get("translation_reason", WAITING)
             ),
+            **(self.story.fields() if self.story else {}),
         }
 
     def _fulltext_fields(self) -> dict[str, Any]:

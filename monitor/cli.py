@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per hit")
 
+    p = command("stories", "stories (copies and translations of one piece of news), biggest first")
+    p.add_argument("story", nargs="?", help="show this story's reports instead of the list")
+    p.add_argument("--since", default="24h", help="last report at or after (default 24h)")
+    p.add_argument("--min-size", type=int, default=1, help="only stories of this many reports")
+    p.add_argument("--limit", type=int, default=50, help="stories to list (default 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object per story")
+
     p = command("stats", "counts by language, source and kind; duplicates; failing feeds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

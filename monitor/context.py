@@ -35,6 +35,14 @@ class Context:
     cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
     pages: Any = None  # stages.fulltext.Pages when article pages may be fetched
     translator: Any = None  # translate.engine.Engine when translation is on
+    stories: Any = None  # stories.clusterer.Stories; built here unless given
+
+    def __post_init__(self):
+        if self.stories is None:
+            from monitor.seed import seed_corpus
+            from monitor.stories.clusterer import Stories
+
+            self.stories = Stories(self.state, self.settings, lambda: seed_corpus(self))
 
     def close(self) -> None:
         """Stop the worker processes; close the store and the state database."""

@@ -27,6 +27,7 @@ from monitor.errors import DropArticle, Quarantine, RetryLater
 from monitor.feeds import Feed
 from monitor.logs import feed_logger
 from monitor.stages import (
+    cluster,
     dedupe,
     detect_language,
     fulltext,
@@ -43,7 +44,7 @@ from monitor.state import iso
 # the store, for all of a feed's articles in one transaction per database.
 PREPARE = (normalize, detect_language)
 ENRICH = (fulltext,)
-KEEP = (dedupe, index)
+KEEP = (dedupe, cluster, index)
 STAGES = PREPARE + ENRICH + KEEP
 log = logging.getLogger("monitor.pipeline")
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
@@ -114,7 +115,7 @@ def process_articles(
     ready = [i for i, end in enumerate(ended) if end is None]
     if ready:
         try:
-            with ctx.state.batch(), ctx.store.batch():
+            with ctx.state.batch(), ctx.store.batch(), ctx.stories.batch():
                 for i in ready:
                     ended[i] = _run(articles[i], ctx, KEEP) or Ended("stored")
         except RetryLater as retry:

@@ -9,6 +9,7 @@ the id is made from the file name.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from monitor.text import clean_whitespace, content_hash, one_line
 from monitor.urls import canonical_url
 
 PACKAGED = Path(__file__).parent / "data" / "seed-corpus"
+log = logging.getLogger("monitor.seed")
 
 
 @dataclass
@@ -87,6 +89,17 @@ def seed_documents(folder: Path, now: datetime) -> list[dict]:
     return docs
 
 
+def seed_corpus(ctx) -> list[dict]:
+    """The seed documents last loaded (their folder is remembered), for linking stories
+    to them; an empty list, with a warning, when the folder is gone."""
+    folder = ctx.state.get_meta("seed_folder") or ctx.settings.seed_dir or PACKAGED
+    try:
+        return seed_documents(Path(folder), ctx.clock())
+    except StartupError as exc:
+        log.warning("seed_corpus_missing", extra={"error": str(exc)})
+        return []
+
+
 def _stored(ctx, doc_id: str) -> bool:
     # Elasticsearch queues every add, so ask first to report honest counts. When it is
     # down the document is queued anyway; a copy already there is a counted duplicate.
@@ -109,4 +122,5 @@ def load_seed(ctx, folder: Path | None = None) -> SeedReport:
             report.created += 1
     ctx.store.flush(force=True)
     ctx.state.set_meta("seed_loaded_at", now.isoformat(timespec="seconds"))
+    ctx.state.set_meta("seed_folder", str(Path(folder).resolve()))
     return report

@@ -204,6 +204,30 @@ class Settings(BaseModel):
     elasticsearch_bulk_size: int = Field(
         500, ge=1, le=10000, description="Documents per bulk request."
     )
+    story_similarity: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Articles in one language whose texts share this fraction of word "
+        "3-shingles (estimated Jaccard) are one story.",
+    )
+    story_similarity_across_languages: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Articles in different languages whose English translations share this "
+        "fraction of content words are one story.",
+    )
+    story_window_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="Articles join stories seen within this many days; older signatures are "
+        "forgotten, which bounds memory.",
+    )
+    story_related_seeds: int = Field(
+        3, ge=0, le=20, description="Seed analyses linked to each story (0: none)."
+    )
     kibana_url: str = Field(
         "",
         pattern=r"^(https?://\S+)?$",

@@ -73,6 +73,7 @@ def dispatch(args) -> int:
         search,
         seed,
         stats,
+        stories,
         translate,
     )
 
@@ -81,6 +82,7 @@ def dispatch(args) -> int:
         "poll": polling.poll,
         "search": search.search,
         "stats": stats.stats,
+        "stories": stories.stories,
         "feeds": feeds.dispatch,
         "seed": seed.dispatch,
         "config": config.dispatch,

@@ -108,12 +108,21 @@ def _translate_group(ctx, model: InstalledModel, group: list[dict]) -> Counter:
     english = ctx.translator.translate(model, flat) if flat else []
     seconds = time.monotonic() - started
     total_chars = sum(len(s) for s in flat) or 1
+    written = _english_fields(model, group, layouts, flat, english, seconds / total_chars)
+    # The stories first, in the state database's own transaction: never while holding
+    # the store's (the pipeline takes the state's first; the other order could deadlock).
+    stories = [ctx.stories.translated({**doc, **fields}, ctx.clock()) for doc, fields in written]
     with ctx.store.batch():  # every document of the batch in one transaction
-        _write_back(ctx, model, group, layouts, flat, english, seconds / total_chars)
+        for (doc, fields), story_updates in zip(written, stories, strict=True):
+            ctx.store.update(doc["id"], fields)
+            for doc_id, changes in story_updates:
+                ctx.store.update(doc_id, changes)
     return Counter(done=len(group))
 
 
-def _write_back(ctx, model, group, layouts, flat, english, seconds_per_char: float) -> None:
+def _english_fields(model, group, layouts, flat, english, seconds_per_char: float) -> list:
+    """Each document with the fields its translation sets."""
+    written = []
     position = 0
     for doc, parts in zip(group, layouts, strict=True):
         fields: dict[str, Any] = {}
@@ -139,7 +148,8 @@ def _write_back(ctx, model, group, layouts, flat, english, seconds_per_char: flo
             translation_seconds=round(seconds_per_char * chars, 4),
             translation_flags=sorted(flags),
         )
-        ctx.store.update(doc["id"], fields)
+        written.append((doc, fields))
+    return written
 
 
 def _missing(language: str, engine) -> str:
