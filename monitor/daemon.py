@@ -38,6 +38,9 @@ OUTBOX_FLUSH_SECONDS = 5
 # In compose the daemon starts when Elasticsearch is healthy, while Kibana still migrates
 # its indices for one to two minutes: the import at start waits up to 5 minutes for it.
 KIBANA_WAIT_SECONDS = 300
+# Signatures older than the story window (days) are dropped hourly: a signature lives at
+# most an hour past the window, a bounded excess, for one cheap pass an hour.
+STORY_FORGET_SECONDS = 3600
 
 
 class WorkerPool:
@@ -201,7 +204,17 @@ class Daemon:
             report = load_seed(self.ctx)
             counts = {"files": report.files, "documents_created": report.created}
             log.info("seed_loaded", extra=counts)
+        self.load_stories()
         scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.forget_stories,
+            "interval",
+            seconds=STORY_FORGET_SECONDS,
+            id="forget_old_stories",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         scheduler.add_job(
             self.tick,
             "interval",
@@ -263,6 +276,22 @@ class Daemon:
                 },
             )
 
+    def load_stories(self) -> None:
+        """Fill the story index from the state database before the first poll, so the
+        first articles after a restart join the stories they belong to."""
+        started = time.monotonic()
+        forgotten = self.ctx.stories.forget(self.ctx.clock())
+        loaded = self.ctx.stories.sync(self.ctx.clock())
+        extra = {"signatures": loaded, "forgotten": forgotten}
+        log.info("stories_loaded", extra={**extra, "seconds": round(time.monotonic() - started, 2)})
+
+    def forget_stories(self) -> None:
+        """Drop signatures older than the story window (memory stays bounded)."""
+        dropped = self.ctx.stories.forget(self.ctx.clock())
+        if dropped:
+            in_memory = self.ctx.stories.signatures_in_memory()
+            log.info("stories_forgotten", extra={"signatures": dropped, "in_memory": in_memory})
+
     def setup_kibana(self, wait_seconds: float = KIBANA_WAIT_SECONDS) -> None:
         """Import Kibana's saved objects (idempotent), off the polling path: a Kibana that
         is down costs a warning line, never a poll."""
@@ -318,6 +347,16 @@ class Daemon:
                 else "no feed has full_text on (setting `full_text`)",
             ),
         ]
+        lines.append(
+            (
+                "stories",
+                True,
+                f"similarity {settings.story_similarity} within a language, "
+                f"{settings.story_similarity_across_languages} across (English), "
+                f"window {settings.story_window_days} days, "
+                f"{self.ctx.stories.signatures_in_memory()} signatures in memory",
+            )
+        )
         for code in ("ru", "hy", "az", "fa"):
             model = self.ctx.translator.model_for(code) if self.ctx.translator else None
             why = f"{model.name} {model.version}" if model else translate_reason(self.ctx, code)

@@ -187,3 +187,21 @@ def test_the_daemon_starts_polls_and_stops_with_elasticsearch_down(cli_down):
     assert not [line for line in stderr.splitlines() if line.startswith("Traceback")]
     component = [e for e in events if e.get("component", "").startswith("store ")]
     assert component and "outbox" in component[0]["why"]
+
+
+def test_story_fields_ride_in_the_waiting_creates(down, feed_server):
+    """With the cluster down, each copy's story and the members' new size merge into
+    the create rows that wait: one row per document, the last size in each."""
+    from tests.fixtures import stories as fx
+
+    ctx, _ = down
+    fetcher = Fetcher(ctx.settings, ctx.stop)
+    for name, articles in (("agency", fx.AGENCY[:2]), ("copy", fx.AGENCY[2:])):
+        feed_server.set_route(f"/down/{name}.xml", body=fx.rss(feed_server.base_url, articles))
+        feed = Feed(name=name, url=feed_server.url(f"/down/{name}.xml"), language="ru")
+        assert pipeline.poll_feed(ctx, fetcher, feed).stored == len(articles)
+    fetcher.close()
+    waiting = ctx.store.outbox.claim(100, ctx.clock())
+    assert [e.op for e in waiting] == ["create"] * 4
+    assert {e.body["story_id"] for e in waiting} == {waiting[0].doc_id}
+    assert [e.body["story_size"] for e in waiting] == [4, 4, 4, 4]

@@ -254,3 +254,38 @@ def test_analyzers_do_what_the_template_says(es, field, text, expected):
     index = template.names(ctx.settings.elasticsearch_index)["first_index"]
     tokens = ctx.store.client.indices.analyze(index=index, field=field, text=text)["tokens"]
     assert [t["token"] for t in tokens] == expected
+
+
+def test_stories_group_the_fixture_families_in_elasticsearch(es, feed_server):
+    from tests.fixtures import stories as fx
+
+    ctx = es("stories")
+    ctx.store.connect()
+    fetcher = Fetcher(ctx.settings, ctx.stop)
+    try:
+        for name, articles in fx.feeds().items():
+            path = f"/es-stories/{name}.xml"
+            feed_server.set_route(path, body=fx.rss(feed_server.base_url, articles))
+            feed = Feed(name=name, url=feed_server.url(path), language=articles[0]["language"])
+            pipeline.poll_feed(ctx, fetcher, feed)
+    finally:
+        fetcher.close()
+    ctx.store.flush(force=True)
+    _refresh(ctx)
+    docs = ctx.store.search(SearchQuery(limit=100, kinds=("article",))).hits
+    by_story: dict[str, set[str]] = {}
+    for doc in docs:
+        by_story.setdefault(doc["story_id"], set()).add(
+            doc["url"].removeprefix(feed_server.base_url)
+        )
+        assert doc["story_size"] == len([d for d in docs if d["story_id"] == doc["story_id"]])
+    assert sorted(map(len, by_story.values()), reverse=True) == [4, 2, 1, 1, 1, 1]
+    assert {a["url"] for a in fx.AGENCY} in by_story.values()
+    # the story id is a keyword Kibana can group by
+    aggs = ctx.store.client.search(
+        index=ctx.settings.elasticsearch_index,
+        size=0,
+        aggs={"stories": {"terms": {"field": "story_id", "size": 1}}},
+        query={"term": {"kind": "article"}},
+    )
+    assert aggs["aggregations"]["stories"]["buckets"][0]["doc_count"] == 4

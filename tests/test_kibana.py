@@ -163,7 +163,8 @@ def test_visualizations_split_articles_over_time_by_language_and_top_10_sources(
     splits = {}
     for obj in _of_type("visualization"):
         state = json.loads(obj["attributes"]["visState"])
-        assert state["type"] == "histogram"
+        if obj["id"] == "monitor-vis-stories":
+            continue  # a table: the next test
         by_schema = {a["schema"]: a for a in state["aggs"]}
         assert by_schema["metric"]["type"] == "count"
         assert by_schema["segment"]["type"] == "date_histogram"
@@ -176,11 +177,33 @@ def test_visualizations_split_articles_over_time_by_language_and_top_10_sources(
     assert splits == {"language": len(LANGUAGES), "source": 10}
 
 
+def test_the_stories_table_lists_the_10_biggest_stories_of_the_last_day():
+    (vis,) = [o for o in _of_type("visualization") if o["id"] == "monitor-vis-stories"]
+    state = json.loads(vis["attributes"]["visState"])
+    assert state["type"] == "table"
+    count, stories, headline, languages, sources = state["aggs"]
+    assert (count["type"], count["schema"]) == ("count", "metric")
+    assert stories["schema"] == "bucket" and stories["params"]["field"] == "story_id"
+    assert (stories["params"]["orderBy"], stories["params"]["order"]) == (count["id"], "desc")
+    assert stories["params"]["size"] == 10
+    assert headline["type"] == "top_hits" and headline["params"]["sortOrder"] == "asc"
+    assert [a["params"]["field"] for a in (languages, sources)] == ["language", "source"]
+    (dashboard,) = _of_type("dashboard")
+    refs = {r["name"]: r["id"] for r in dashboard["references"]}
+    (panel,) = [
+        p
+        for p in json.loads(dashboard["attributes"]["panelsJSON"])
+        if refs[p["panelRefName"]] == "monitor-vis-stories"
+    ]
+    # "of the day" whatever the dashboard's own range (7 days)
+    assert panel["embeddableConfig"]["timeRange"] == {"from": "now-24h", "to": "now"}
+
+
 def test_every_dashboard_panel_has_its_reference():
     (dashboard,) = _of_type("dashboard")
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     refs = {r["name"]: r for r in dashboard["references"]}
-    assert len(panels) == len(refs) == 3
+    assert len(panels) == len(refs) == 4
     for panel in panels:
         ref = refs[panel["panelRefName"]]
         assert ref["type"] == panel["type"]
