@@ -219,7 +219,7 @@ class Settings(BaseModel):
         "fraction of content words are one story.",
     )
     story_window_days: int = Field(
-        7,
+        3,
         ge=1,
         le=90,
         description="Articles join stories seen within this many days; older signatures are "

@@ -249,7 +249,7 @@ def test_the_daemon_stops_within_ten_seconds_on_a_signal(cli, feed_server, sig):
     assert components["translation hy→en"]["on"] is False
     assert "monitor models install hy" in components["translation hy→en"]["why"]
     assert components["full_text"]["on"] is False
-    assert "window 7 days, 0 signatures in memory" in components["stories"]["why"]
+    assert "window 3 days, 0 signatures in memory" in components["stories"]["why"]
     loaded = [e for e in events if e["event"] == "stories_loaded"]
     assert [(e["signatures"], e["forgotten"]) for e in loaded] == [(0, 0)]
     # the seed corpus was loaded on first start and the fast feeds were stored once
