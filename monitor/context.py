@@ -36,6 +36,7 @@ class Context:
     pages: Any = None  # stages.fulltext.Pages when article pages may be fetched
     translator: Any = None  # translate.engine.Engine when translation is on
     stories: Any = None  # stories.clusterer.Stories; built here unless given
+    alerts: Any = None  # alerts.matching.Alerter when there are alert rules
 
     def __post_init__(self):
         if self.stories is None:
@@ -46,6 +47,8 @@ class Context:
 
     def close(self) -> None:
         """Stop the worker processes; close the store and the state database."""
+        if self.alerts is not None:
+            self.alerts.close()
         self.cpu.close()
         self.store.close()
         self.state.close()

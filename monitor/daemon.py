@@ -245,6 +245,16 @@ class Daemon:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        if self.ctx.alerts is not None:
+            scheduler.add_job(
+                self.run_alerts,
+                "interval",
+                seconds=settings.alerts_match_seconds,
+                id="alerts",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         scheduler.start()
         if settings.kibana_url:
             threading.Thread(target=self.setup_kibana, name="kibana-setup", daemon=True).start()
@@ -291,6 +301,12 @@ class Daemon:
         if dropped:
             in_memory = self.ctx.stories.signatures_in_memory()
             log.info("stories_forgotten", extra={"signatures": dropped, "in_memory": in_memory})
+
+    def run_alerts(self) -> None:
+        """Match queued articles against the rules and send what is due."""
+        outcomes = self.ctx.alerts.run()
+        if any(v for k, v in outcomes.items() if k != "documents"):
+            log.info("alerts_run", extra={"outcomes": dict(outcomes)})
 
     def setup_kibana(self, wait_seconds: float = KIBANA_WAIT_SECONDS) -> None:
         """Import Kibana's saved objects (idempotent), off the polling path: a Kibana that
@@ -357,12 +373,23 @@ class Daemon:
                 f"{self.ctx.stories.signatures_in_memory()} signatures in memory",
             )
         )
+        lines.append(("alerts", *self._alerts_component()))
         for code in ("ru", "hy", "az", "fa"):
             model = self.ctx.translator.model_for(code) if self.ctx.translator else None
             why = f"{model.name} {model.version}" if model else translate_reason(self.ctx, code)
             lines.append((f"translation {code}→en", model is not None, why))
         for component, on, why in lines:
             log.info("component", extra={"component": component, "on": on, "why": why})
+
+    def _alerts_component(self) -> tuple[bool, str]:
+        settings, alerts = self.ctx.settings, self.ctx.alerts
+        if alerts is None:
+            if not settings.alerts_file.exists():
+                return False, f"no rules file at {settings.alerts_file} (setting `alerts_file`)"
+            return False, f"{settings.alerts_file} has no [[rules]]"
+        channels = ", ".join(f"{n} ({c.describe()})" for n, c in alerts.channels.items())
+        link = settings.alert_link_base or "no Kibana links (setting `kibana_public_url`)"
+        return True, f"{len(alerts.rules)} rules from {settings.alerts_file}; {channels}; {link}"
 
     def close(self) -> None:
         """Stop the pool and close the HTTP client (for poll_once callers)."""

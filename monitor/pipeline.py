@@ -27,6 +27,7 @@ from monitor.errors import DropArticle, Quarantine, RetryLater
 from monitor.feeds import Feed
 from monitor.logs import feed_logger
 from monitor.stages import (
+    alert,
     cluster,
     dedupe,
     detect_language,
@@ -44,7 +45,7 @@ from monitor.state import iso
 # the store, for all of a feed's articles in one transaction per database.
 PREPARE = (normalize, detect_language)
 ENRICH = (fulltext,)
-KEEP = (dedupe, cluster, index)
+KEEP = (dedupe, cluster, index, alert)
 STAGES = PREPARE + ENRICH + KEEP
 log = logging.getLogger("monitor.pipeline")
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
@@ -124,8 +125,11 @@ def process_articles(
             for i in ready:
                 ended[i] = Ended("retry")
         # After the commit: a remote store gets what was queued (never inside the
-        # transaction, which would hold the state database while waiting on the network).
+        # transaction, which would hold the state database while waiting on the network),
+        # and the alert rules see the new articles.
         ctx.store.flush()
+        if ctx.alerts is not None:
+            ctx.alerts.match()
     for article, end in zip(articles, ended, strict=True):
         if end.outcome == "quarantined":
             _quarantine(article, ctx, end.stage, end.error)
@@ -268,6 +272,8 @@ def _handle_body(ctx, feed, state, result: FetchResult, report, fields, now):
         # After the store: the originals are searchable now; their English follows.
         report.translations.update(translate.translate_documents(ctx, stored))
         ctx.store.flush()
+        if ctx.alerts is not None:
+            ctx.alerts.match()
     return schedule.PollOutcome(
         kind="ok",
         status=result.status,

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from monitor.errors import StartupError
 
@@ -29,7 +29,9 @@ ENV_PREFIX = "MONITOR_"
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_NOT_SETTINGS = ("MONITOR_TEST_", "MONITOR_BENCH_")
 DEFAULT_CONFIG = Path("config/monitor.toml")
-PATH_KEYS = ("data_dir", "feeds_file", "seed_dir", "models_dir", "elasticsearch_ca_certs")
+PATH_KEYS = (
+    "data_dir", "feeds_file", "seed_dir", "models_dir", "elasticsearch_ca_certs", "alerts_file",
+)  # fmt: skip
 # Secrets may also come from a file named by ``<key>_file`` (MONITOR_<KEY>_FILE), the way
 # Docker and systemd hand out credentials; the file's content, stripped, is the value.
 SECRET_KEYS = ("elasticsearch_password", "elasticsearch_api_key")
@@ -204,6 +206,27 @@ class Settings(BaseModel):
     elasticsearch_bulk_size: int = Field(
         500, ge=1, le=10000, description="Documents per bulk request."
     )
+    alerts_file: Path = Field(
+        Path("config/alerts.toml"),
+        description="Alert rules and channels (TOML); by default alerts.toml beside the config "
+        "file, and no alerts when that file does not exist.",
+    )
+    alerts_throttle_hours: float = Field(
+        24,
+        ge=0,
+        le=720,
+        description="A rule alerts once per story within this many hours (a rule's "
+        "`throttle_hours` overrides it).",
+    )
+    alerts_match_seconds: float = Field(
+        5, gt=0, le=3600, description="How often the daemon matches new articles and sends alerts."
+    )
+    kibana_public_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="Kibana's address as analysts' browsers reach it, for links in alerts "
+        "(default: kibana_url).",
+    )
     story_similarity: float = Field(
         0.5,
         gt=0,
@@ -237,6 +260,18 @@ class Settings(BaseModel):
         "INFO", description="Log level."
     )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    _alerts_file_named: bool = PrivateAttr(default=False)
+
+    @property
+    def alerts_file_is_default(self) -> bool:
+        """True when no one named ``alerts_file`` (then a missing file means no alerts)."""
+        return not self._alerts_file_named
+
+    @property
+    def alert_link_base(self) -> str:
+        """Kibana's address for links in alerts, or empty for no links."""
+        return (self.kibana_public_url or self.kibana_url).rstrip("/")
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain values, secrets replaced by ``********``."""
@@ -306,6 +341,8 @@ def load_settings(
         raise StartupError(f"config file {path} (from {where}) does not exist; fix {where}")
     if "feeds_file" not in values:
         values["feeds_file"] = path.parent / "feeds.toml"
+    if "alerts_file" not in values:
+        values["alerts_file"] = path.parent / "alerts.toml"
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or _not_a_setting(name):
             continue
@@ -321,9 +358,12 @@ def load_settings(
         origin[key] = "the command line"
     _read_secret_files(values, origin)
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
         raise StartupError(_explain(exc, values, origin)) from None
+    # A rules file named on purpose must exist; the default one may be absent (no alerts).
+    settings._alerts_file_named = "alerts_file" in origin
+    return settings
 
 
 def parse_set_option(items: list[str]) -> dict[str, str]:

@@ -117,13 +117,15 @@ CREATE TABLE signatures (
 CREATE INDEX signatures_added ON signatures (added_at);
 """
 # Version 4: alerts (monitor.alerts). ``alert_queue`` holds documents waiting to be
-# matched against the rules (written in the transaction that keeps or translates them);
+# matched against the rules (written in the transaction that keeps or translates them,
+# with the fields the rules read: a remote store may not show a new document yet);
 # ``alerts`` holds each alert once (``key`` is its idempotency key) and
 # ``alert_deliveries`` its delivery to each channel.
 ALERTS = """
 CREATE TABLE alert_queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
     queued_at TEXT NOT NULL
 );
 CREATE TABLE alerts (

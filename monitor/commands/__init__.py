@@ -30,8 +30,10 @@ def settings_from(args) -> Settings:
 
 
 @contextmanager
-def open_context(settings: Settings):
-    """The state database and the store, closed on exit."""
+def open_context(settings: Settings, alerts: bool = False):
+    """The state database and the store, closed on exit. ``alerts``: a command that keeps
+    or translates articles also loads the alert rules (a bad rule stops it), so what it
+    keeps is matched too."""
     state = StateDB(settings.state_db_path)
     try:
         store = open_store(settings, state, utc_now)
@@ -49,6 +51,10 @@ def open_context(settings: Settings):
 
         ctx.translator = Engine(settings, state)
     try:
+        if alerts:
+            from monitor.alerts.matching import open_alerter
+
+            ctx.alerts = open_alerter(ctx)
         yield ctx
     finally:
         ctx.close()
@@ -62,6 +68,7 @@ def emit_json(obj) -> None:
 def dispatch(args) -> int:
     """Run the handler of ``args.command``."""
     from monitor.commands import (
+        alerts,
         config,
         feeds,
         fulltext,
@@ -92,5 +99,6 @@ def dispatch(args) -> int:
         "translate": translate.dispatch,
         "outbox": outbox.dispatch,
         "kibana": kibana.dispatch,
+        "alerts": alerts.dispatch,
     }
     return handlers[args.command](args)

@@ -15,7 +15,7 @@ log = logging.getLogger("monitor.daemon")
 def run(args) -> int:
     """Run the daemon until a signal stops it."""
     settings = settings_from(args)
-    with open_context(settings) as ctx:
+    with open_context(settings, alerts=True) as ctx:
         daemon = Daemon(ctx)
         if not daemon.feed_list.feeds:
             log.warning("no_feeds", extra={"feeds_file": str(settings.feeds_file)})
@@ -26,13 +26,15 @@ def run(args) -> int:
 def poll(args) -> int:
     """Poll due feeds (or the named ones) once, print a line per feed, exit."""
     settings = settings_from(args)
-    with open_context(settings) as ctx:
+    with open_context(settings, alerts=True) as ctx:
         daemon = Daemon(ctx)
         names = [find_feed(daemon.feed_list.feeds, n).name for n in args.feed or []]
         try:
             reports = daemon.poll_once(names or None)
         finally:
             daemon.close()
+        if ctx.alerts is not None:  # deliver what this pass matched before exiting
+            ctx.alerts.run(force=True)
     if not reports and not args.json:
         print("no feed was due; use --feed NAME to poll one anyway")
     for r in sorted(reports, key=lambda r: r.feed.name):

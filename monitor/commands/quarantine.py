@@ -8,7 +8,7 @@ from monitor.pipeline import replay_quarantined
 
 def dispatch(args) -> int:
     """List or replay quarantined articles."""
-    with open_context(settings_from(args)) as ctx:
+    with open_context(settings_from(args), alerts=True) as ctx:
         if args.quarantine_command == "replay":
             outcomes = replay_quarantined(ctx)
             print("replayed: " + (", ".join(f"{k} {v}" for k, v in outcomes.items()) or "nothing"))

@@ -10,7 +10,7 @@ from monitor.stages.translate import translate_waiting
 def dispatch(args) -> int:
     """Translate pending (or failed) documents with the installed packages."""
     status = "failed" if args.retry_failed else "pending"
-    with open_context(settings_from(args)) as ctx:
+    with open_context(settings_from(args), alerts=True) as ctx:
         if ctx.translator is None:
             raise StartupError("translation is off (setting `translation`); turn it on first")
         outcomes = translate_waiting(ctx, status, args.limit)

@@ -112,6 +112,13 @@ def _translate_group(ctx, model: InstalledModel, group: list[dict]) -> Counter:
     # The stories first, in the state database's own transaction: never while holding
     # the store's (the pipeline takes the state's first; the other order could deadlock).
     stories = [ctx.stories.translated({**doc, **fields}, ctx.clock()) for doc, fields in written]
+    if getattr(ctx, "alerts", None) is not None:
+        # Rules in English see the translation: queued with the story it now belongs to.
+        english = []
+        for (doc, fields), story_updates in zip(written, stories, strict=True):
+            story = next((c for d, c in story_updates if d == doc["id"]), {})
+            english.append({**doc, **fields, **story})
+        ctx.alerts.enqueue(english, ctx.clock())
     with ctx.store.batch():  # every document of the batch in one transaction
         for (doc, fields), story_updates in zip(written, stories, strict=True):
             ctx.store.update(doc["id"], fields)

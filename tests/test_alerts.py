@@ -1,0 +1,287 @@
+"""Keyword alerts end to end: fixture feeds over real HTTP, the pipeline, the rules file,
+a webhook receiver and an SMTP server on 127.0.0.1; once per story, never lost, never
+sent twice; bad rules stop start-up; the commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor import pipeline
+from monitor.alerts.matching import Evaluator, kibana_link, open_alerter
+from monitor.alerts.percolator import percolate_body, rule_documents
+from monitor.alerts.rules import load_rules
+from monitor.errors import StartupError
+from monitor.feeds import Feed
+from monitor.stages.fetch import Fetcher
+from tests.fixtures import stories as fx
+
+pytest_plugins = ("tests.alertservers",)
+START = datetime(2024, 11, 12, 10, 0, tzinfo=UTC)
+
+RULES = """
+[channels.desk]
+type = "webhook"
+url = "{hook}"
+secret = "s3cret"
+
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {smtp}
+from = "monitor@example.org"
+to = ["desk@example.org"]
+
+[[rules]]
+name = "eu-talks"
+query = 'Мирзоян AND (делимитаци* OR "мирный договор")'
+channels = ["desk", "mail"]
+
+[[rules]]
+name = "crossing"
+query = '"border crossing" OR Баграташен OR Բագրատաշեն*'
+channels = ["desk"]
+throttle_hours = 0
+"""
+
+
+class Clock:
+    def __init__(self, now: datetime = START):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def env(make_settings, make_context, feed_server, webhook_receiver, smtp_server, tmp_path):
+    made = []
+
+    class Env:
+        hook, smtp = webhook_receiver, smtp_server
+
+        def __init__(self, rules: str = RULES, **overrides):
+            path = tmp_path / "alerts.toml"
+            path.write_text(rules.format(hook=webhook_receiver.url, smtp=smtp_server.port))
+            self.settings = make_settings(
+                translation=False, alerts_file=path, kibana_public_url="http://kibana.example:5601",
+                **overrides,
+            )  # fmt: skip
+            self.clock = Clock()
+            self.open()
+
+        def open(self):
+            self.ctx = make_context(self.settings)
+            self.ctx.clock = self.clock
+            self.ctx.alerts = open_alerter(self.ctx)
+            self.fetcher = Fetcher(self.settings, self.ctx.stop)
+            made.append(self)
+
+        def restart(self):
+            self.fetcher.close()
+            self.ctx.close()
+            self.open()
+
+        def poll(self, name: str, articles: list[dict]):
+            path = f"/alerts/{name}.xml"
+            feed_server.set_route(path, body=fx.rss(feed_server.base_url, articles))
+            feed = Feed(name=name, url=feed_server.url(path), language=articles[0]["language"])
+            return pipeline.poll_feed(self.ctx, self.fetcher, feed)
+
+        def alerts(self) -> list[tuple[str, str]]:
+            """(rule, article id) of every recorded alert, oldest first."""
+            rows = self.ctx.state.db.read("SELECT rule, article_id FROM alerts ORDER BY id")
+            return [(r["rule"], r["article_id"]) for r in rows]
+
+        def hooks(self) -> list[dict]:
+            return [json.loads(r.body) for r in webhook_receiver.requests]
+
+    yield Env
+    for e in made:
+        e.fetcher.close()
+
+
+def test_from_a_feed_to_a_webhook_and_an_email(env):
+    e = env()
+    e.poll("agency-ru", fx.AGENCY[:1])  # matched right after the feed's commit
+    assert [rule for rule, _ in e.alerts()] == ["eu-talks"]
+    assert e.hooks() == []  # sending is the daemon's job, off the polling threads
+    outcomes = e.ctx.alerts.run()
+    assert outcomes["delivery_sent"] == 3  # log, desk, mail
+    (hook,) = e.hooks()
+    article = fx.AGENCY[0]
+    assert hook["rule"] == "eu-talks"
+    assert hook["title"] == article["title"]
+    assert hook["language"] == "ru" and hook["source"] == "agency-ru"
+    assert hook["url"].endswith(article["url"])
+    assert hook["matched_terms"] == ["Мирзоян", "делимитаци*", "мирный договор"]
+    assert hook["story_id"] == hook["article_id"]
+    assert hook["kibana_url"].startswith("http://kibana.example:5601/app/discover#/")
+    assert hook["article_id"] in hook["kibana_url"]
+    (mail,) = e.smtp.messages
+    assert mail.rcpt_tos == ["desk@example.org"]
+    assert "eu-talks" in mail.message["Subject"]
+    assert article["title"] in mail.text
+    log_lines = (e.settings.data_dir / "alerts.jsonl").read_text().splitlines()
+    assert [json.loads(line)["key"] for line in log_lines] == [hook["key"]]
+    # the document carries the rule for Kibana's "alerts" search
+    assert e.ctx.store.get(hook["article_id"])["alerts"] == ["eu-talks"]
+
+
+def test_one_alert_per_rule_per_story_within_the_throttle(env):
+    e = env()
+    e.poll("agency-ru", fx.AGENCY[:2])  # two copies of one story
+    e.poll("outlet-b", fx.AGENCY[2:3])
+    assert len(e.alerts()) == 1
+    e.clock.now += timedelta(hours=25)  # past the 24 h throttle: the story alerts again
+    e.poll("outlet-c", fx.AGENCY[3:])
+    assert len(e.alerts()) == 2
+    e.ctx.alerts.run()
+    assert [h["rule"] for h in e.hooks()] == ["eu-talks", "eu-talks"]
+    assert len({h["story_id"] for h in e.hooks()}) == 1
+
+
+def test_throttle_zero_alerts_per_article_and_languages_both_match(env):
+    e = env()
+    e.poll("ru", fx.CROSS[:1])
+    e.poll("hy", fx.CROSS[1:])
+    assert len(e.alerts()) == 2
+    e.ctx.alerts.run()
+    assert sorted(h["language"] for h in e.hooks()) == ["hy", "ru"]
+
+
+def test_a_channel_down_gets_the_alert_once_it_is_back_and_a_restart_resends_nothing(env):
+    e = env()
+    e.hook.down()
+    e.poll("agency-ru", fx.AGENCY[:1])
+    outcomes = e.ctx.alerts.run()
+    assert outcomes["delivery_failed"] == 1 and outcomes["delivery_sent"] == 2
+    assert len(e.smtp.messages) == 1  # the other channels go on
+    e.hook.up()
+    e.clock.now += timedelta(seconds=30)  # the first retry is due
+    assert e.ctx.alerts.run()["delivery_sent"] == 1
+    assert len(e.hooks()) == 1
+    e.restart()  # a new process on the same data folder
+    e.clock.now += timedelta(days=1)
+    e.poll("agency-ru", fx.AGENCY[:1])  # the same article again: a duplicate
+    assert e.ctx.alerts.run() == {}
+    assert len(e.hooks()) == 1 and len(e.smtp.messages) == 1
+
+
+def test_an_article_kept_just_before_a_crash_is_matched_after_the_restart(env):
+    e = env()
+    alerter, e.ctx.alerts = e.ctx.alerts, None  # the process dies before matching…
+    e.ctx.alerts = alerter
+    with e.ctx.state.batch():  # …right after the transaction that kept the article
+        alerter.enqueue([{"id": "a1", "title": "Баграташен", "source": "s"}], e.clock())
+    assert e.ctx.alerts.waiting() == 1
+    e.restart()
+    assert e.ctx.alerts.run()["alerted"] == 1
+    assert e.ctx.alerts.waiting() == 0 and len(e.hooks()) == 1
+
+
+def test_an_english_rule_matches_the_translation(env):
+    e = env()
+    e.poll("ru", fx.CROSS[:1])  # matched at keep: "border crossing" is not in Russian…
+    doc = e.ctx.store.find({"url": "%" + fx.CROSS[0]["url"]})[0]
+    assert len(e.alerts()) == 1  # …but Баграташен is
+    title_en, text_en = fx.CROSS[0]["english"]
+    e.ctx.alerts.enqueue([{**doc, "title_en": title_en, "text_en": text_en}], e.clock())
+    assert e.ctx.alerts.match()["repeated"] == 1  # same rule, same article: one alert
+    only_english = RULES.replace("OR Баграташен OR Բագրատաշեն*", "")
+    other = env(only_english, data_dir=e.settings.data_dir.parent / "other")
+    other.poll("ru", fx.CROSS[:1])
+    assert other.alerts() == []
+    doc = other.ctx.store.find({"url": "%" + fx.CROSS[0]["url"]})[0]
+    other.ctx.alerts.enqueue([{**doc, "title_en": title_en, "text_en": text_en}], other.clock())
+    assert other.ctx.alerts.match()["alerted"] == 1
+
+
+def test_language_and_source_filters(env):
+    rules = RULES.replace("throttle_hours = 0", 'throttle_hours = 0\nlanguages = ["hy"]')
+    e = env(rules)
+    e.poll("ru", fx.CROSS[:1])
+    e.poll("hy", fx.CROSS[1:])
+    assert len(e.alerts()) == 1
+    e.ctx.alerts.run()
+    assert [h["language"] for h in e.hooks()] == ["hy"]
+
+
+@pytest.mark.parametrize(
+    "rules, expected",
+    [
+        (
+            '[[rules]]\nname = "r"\nquery = \'Zangezur AND "corridor\'',
+            "rule `r`: bad query: unclosed quote at 13",
+        ),
+        ('[[rules]]\nname = "r"\nquery = "titel:Baku"', "rule `r`: bad query: unknown field"),
+        (
+            '[[rules]]\nname = "r"\nquery = "Baku"\nchannels = ["pager"]',
+            "unknown channel(s) ['pager']",
+        ),
+        ('[[rules]]\nquery = "Baku"', "rule #1: `name` is missing"),
+        ('[[rules]]\nname = "r"\nquery = "Baku"\nlanguages = ["de"]', "unknown language(s) ['de']"),
+        ('[[rules]]\nname = "r"\nquery = "Baku"\nthrottle = 3', "unknown key(s) ['throttle']"),
+        ('[channels.x]\ntype = "sms"\n[[rules]]\nname = "r"\nquery = "a"', "unknown type `sms`"),
+        ('[[rules]]\nname = "r"\nquery = "a"\n[[rules]]\nname = "r"\nquery = "b"', "used twice"),
+    ],
+)
+def test_bad_rules_stop_start_up_naming_the_rule_and_position(
+    make_settings, tmp_path, rules, expected
+):
+    path = tmp_path / "alerts.toml"
+    path.write_text(rules)
+    settings = make_settings(alerts_file=path)
+    with pytest.raises(StartupError) as caught:
+        from monitor.alerts.channels import build_channels
+
+        build_channels(load_rules(settings).channels, settings)
+    assert expected in str(caught.value)
+
+
+def test_a_named_rules_file_must_exist_and_the_default_may_not(make_settings, tmp_path):
+    assert load_rules(make_settings()).rules == []
+    with pytest.raises(StartupError, match="alerts file .* does not exist"):
+        load_rules(make_settings(alerts_file=tmp_path / "missing.toml"))
+
+
+def test_the_percolator_gets_each_rule_and_each_batch_in_one_request(make_settings, tmp_path):
+    path = tmp_path / "alerts.toml"
+    path.write_text(RULES.format(hook="http://127.0.0.1:9/", smtp=25))
+    rules = load_rules(make_settings(alerts_file=path)).rules
+    docs = rule_documents(rules)
+    assert set(docs) == {"eu-talks", "crossing"}
+    assert docs["eu-talks"]["rule"] == "eu-talks" and "bool" in json.dumps(docs["eu-talks"])
+    body = percolate_body([{"id": "a", "title": "T", "url": "u", "story_id": "s"}], len(rules))
+    documents = body["query"]["percolate"]["documents"]
+    assert body["query"]["percolate"]["field"] == "query" and body["size"] == 2
+    assert set(documents[0]) == {
+        "title",
+        "text",
+        "title_en",
+        "text_en",
+        "language",
+        "source",
+        "country",
+        "kind",
+    }
+
+
+def test_the_evaluator_matches_documents_by_slot(make_settings, tmp_path):
+    path = tmp_path / "alerts.toml"
+    path.write_text(RULES.format(hook="http://127.0.0.1:9/", smtp=25))
+    rules = load_rules(make_settings(alerts_file=path)).rules
+    docs = [{"title": "Баграташен"}, {"title": "nothing"}, {"text": "Мирзоян: делимитация"}]
+    assert [(r.name, slot) for r, slot in Evaluator().match(rules, docs)] == [
+        ("crossing", 0),
+        ("eu-talks", 2),
+    ]
+
+
+def test_a_kibana_link_opens_the_article_in_discover():
+    link = kibana_link("http://k:5601", "abc123")
+    assert link.startswith("http://k:5601/app/discover#/?_g=(time:(from:now-1y,to:now))")
+    assert "index:monitor-data-view" in link and "id:%22abc123%22" in link
+    assert kibana_link("", "abc") == ""
