@@ -285,3 +285,87 @@ def test_a_kibana_link_opens_the_article_in_discover():
     assert link.startswith("http://k:5601/app/discover#/?_g=(time:(from:now-1y,to:now))")
     assert "index:monitor-data-view" in link and "id:%22abc123%22" in link
     assert kibana_link("", "abc") == ""
+
+
+@pytest.fixture
+def cli(tmp_path, feed_server, webhook_receiver, smtp_server):
+    from tests.conftest import write_feeds
+    from tests.test_cli import Cli
+
+    c = Cli(tmp_path, feed_server)
+    feeds = []
+    for name, articles in (("agency-ru", fx.AGENCY[:2]), ("hy", fx.CROSS[1:])):
+        path = f"/cli-alerts/{name}.xml"
+        feed_server.set_route(path, body=fx.rss(feed_server.base_url, articles))
+        feeds.append(
+            {"name": name, "url": feed_server.url(path), "language": articles[0]["language"]}
+        )
+    write_feeds(tmp_path / "feeds.toml", feeds)
+    (tmp_path / "alerts.toml").write_text(
+        RULES.format(hook=webhook_receiver.url, smtp=smtp_server.port)
+    )
+    c.env["MONITOR_TRANSLATION"] = "false"
+    return c
+
+
+def test_poll_once_alerts_and_delivers_before_it_exits(cli, webhook_receiver, smtp_server):
+    cli.run("poll", "--once")
+    rules = sorted(json.loads(r.body)["rule"] for r in webhook_receiver.requests)
+    assert rules == ["crossing", "eu-talks"]  # the agency's two copies: one alert
+    assert len(smtp_server.messages) == 1
+    history = [json.loads(x) for x in cli.run("alerts", "history", "--json").stdout.splitlines()]
+    assert [h["rule"] for h in history] == ["crossing", "eu-talks"]  # newest first
+    assert {d["channel"]: d["status"] for d in history[1]["deliveries"]} == {
+        "desk": "sent", "log": "sent", "mail": "sent",
+    }  # fmt: skip
+    text = cli.run("alerts", "history").stdout
+    assert text.startswith("2 alerts, newest first") and "desk: sent, 1 attempts" in text
+
+
+def test_alerts_list_and_test_on_the_embedded_store(cli):
+    listed = cli.run("alerts", "list").stdout
+    assert "2 rules in" in listed and "eu-talks: Мирзоян AND" in listed
+    assert "desk: " in listed and "s3cret" not in listed
+    cli.run("poll", "--once")
+    found = cli.run("alerts", "test", "Баграташен OR Բագրատաշեն*", "--json").stdout.splitlines()
+    assert [json.loads(x)["language"] for x in found] == ["hy"]
+    assert json.loads(found[0])["matched_terms"] == ["Բագրատաշեն*"]
+    none = cli.run("alerts", "test", "Tbilisi").stdout
+    assert none.startswith("0 of the newest 3 articles match")
+    bad = cli.run("alerts", "test", '"unclosed', check=False)
+    assert bad.returncode == 2 and "unclosed quote at 0" in bad.stderr
+
+
+def test_a_bad_rule_stops_the_daemon_at_start(cli, tmp_path):
+    (tmp_path / "alerts.toml").write_text('[[rules]]\nname = "r"\nquery = "Baku AND"\n')
+    proc = cli.run("run", check=False, timeout=60)
+    assert proc.returncode == 2
+    assert "rule `r`: bad query" in proc.stderr and "^" in proc.stderr
+
+
+def test_the_daemon_matches_and_delivers_by_itself(cli, webhook_receiver):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--set", "alerts_match_seconds=0.5",
+         "--log-format", "json"],
+        cwd=cli.tmp, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(webhook_receiver.requests) < 2:
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(webhook_receiver.requests) == 2
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    (component,) = [e for e in events if e.get("component") == "alerts"]
+    assert component["on"] is True and "2 rules from" in component["why"]
+    assert sorted(e["rule"] for e in events if e["event"] == "alert") == ["crossing", "eu-talks"]
