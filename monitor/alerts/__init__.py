@@ -1,0 +1,1 @@
+"""Keyword alerts: rules, matching, channels, delivery."""
