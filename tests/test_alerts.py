@@ -369,3 +369,19 @@ def test_the_daemon_matches_and_delivers_by_itself(cli, webhook_receiver):
     (component,) = [e for e in events if e.get("component") == "alerts"]
     assert component["on"] is True and "2 rules from" in component["why"]
     assert sorted(e["rule"] for e in events if e["event"] == "alert") == ["crossing", "eu-talks"]
+
+
+def test_the_example_rules_file_loads(make_settings, monkeypatch):
+    from monitor.alerts.channels import build_channels
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("MONITOR_WEBHOOK_SECRET", "x")
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "y")
+    settings = make_settings(alerts_file=ROOT / "config" / "alerts.example.toml")
+    ruleset = load_rules(settings)
+    assert [r.name for r in ruleset.rules] == [
+        "corridor",
+        "border-incidents",
+        "peace-treaty-in-titles",
+    ]
+    assert set(build_channels(ruleset.channels, settings)) == {"log", "desk", "mail"}
