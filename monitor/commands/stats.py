@@ -47,7 +47,26 @@ def collect(ctx) -> dict:
         "feeds_polled": len(states),
         "feeds_failing": failing,
         "feeds_nothing_new": sorted(idle, key=lambda r: -r["polls_nothing_new"]),
+        "stories": _one(ctx, "SELECT count(*) FROM stories WHERE merged_into IS NULL"),
+        "stories_reported_more_than_once": _one(
+            ctx, "SELECT count(*) FROM stories WHERE merged_into IS NULL AND size > 1"
+        ),
+        "alerts": {
+            "recorded": _one(ctx, "SELECT count(*) FROM alerts"),
+            "queued_for_matching": _one(ctx, "SELECT count(*) FROM alert_queue"),
+            "deliveries": {
+                f"{r['channel']} {r['status']}": r["n"]
+                for r in ctx.state.db.read(
+                    "SELECT channel, status, count(*) AS n FROM alert_deliveries "
+                    "GROUP BY channel, status ORDER BY channel, status"
+                )
+            },
+        },
     }
+
+
+def _one(ctx, sql: str) -> int:
+    return ctx.state.db.read(sql)[0][0]
 
 
 def stats(args) -> int:
@@ -77,6 +96,16 @@ def stats(args) -> int:
         + (", ".join(f"{k} {v}" for k, v in sorted(data["articles"].items())) or "none yet")
     )
     print(f"duplicates seen: {data['duplicates']}")
+    print(
+        f"stories: {data['stories']}, {data['stories_reported_more_than_once']} reported more "
+        "than once (`monitor stories`)"
+    )
+    alerts = data["alerts"]
+    deliveries = ", ".join(f"{k} {v}" for k, v in alerts["deliveries"].items()) or "none"
+    print(
+        f"alerts: {alerts['recorded']} recorded, {alerts['queued_for_matching']} articles "
+        f"waiting to be matched; deliveries: {deliveries}"
+    )
     print("polls: " + (", ".join(f"{k} {v}" for k, v in sorted(data["polls"].items())) or "none"))
     print(f"feeds failing: {len(data['feeds_failing'])}")
     for f in data["feeds_failing"]:
