@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.alerts.lucene import KEYWORD_FIELDS, TEXT_FIELDS, Bool, Leaf, Node, Wildcard
+from monitor.alerts.lucene import KEYWORD_FIELDS, TEXT_FIELDS, Bool, Leaf, Node, Phrase, Wildcard
 from monitor.alerts.percolate import analyze, normalize_pattern
 
 # Lucene's gap between the values of a multi-valued field, so no phrase spans two.
@@ -109,7 +109,7 @@ def _leaf_matches(leaf: Leaf, doc: Document) -> bool:
         pattern = _wildcard_regex(normalize_pattern(leaf.pattern))
         return any(pattern.fullmatch(token) for field in fields for token in doc.positions(field))
     tokens = analyze(leaf.text)
-    slop = getattr(leaf, "slop", 0)
+    slop = leaf.slop if isinstance(leaf, Phrase) else 0
     return bool(tokens) and any(_near(doc.positions(field), tokens, slop) for field in fields)
 
 
