@@ -385,3 +385,16 @@ def test_the_example_rules_file_loads(make_settings, monkeypatch):
         "peace-treaty-in-titles",
     ]
     assert set(build_channels(ruleset.channels, settings)) == {"log", "desk", "mail"}
+
+
+def test_the_rules_index_has_one_shard_the_articles_replicas_and_the_alert_analyzer(
+    make_settings,
+):
+    from monitor.alerts.percolator import Percolator
+
+    settings = make_settings(elasticsearch_index="news", elasticsearch_replicas=0)
+    percolator = Percolator(None, settings)
+    assert percolator.index == "news-alert-rules"
+    assert percolator.index_settings["number_of_shards"] == 1
+    assert percolator.index_settings["number_of_replicas"] == 0
+    assert "analyzer" in percolator.index_settings["analysis"]

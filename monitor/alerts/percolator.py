@@ -50,6 +50,12 @@ class Percolator:
     def __init__(self, store, settings):
         self.store = store
         self.index = rules_index(settings.elasticsearch_index)
+        # A handful of small documents: one shard; replicas as the articles have them.
+        self.index_settings = {
+            "number_of_shards": 1,
+            "number_of_replicas": settings.elasticsearch_replicas,
+            **percolator_settings(),
+        }
         self._installed_for: tuple[str, ...] | None = None
 
     def install(self, rules: list[Rule]) -> None:
@@ -57,7 +63,7 @@ class Percolator:
         client = self.store.client
         if not client.indices.exists(index=self.index):
             client.indices.create(
-                index=self.index, settings=percolator_settings(), mappings=percolator_mappings()
+                index=self.index, settings=self.index_settings, mappings=percolator_mappings()
             )
         wanted = rule_documents(rules)
         for name, body in wanted.items():

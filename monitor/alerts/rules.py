@@ -109,9 +109,7 @@ def _rule(path: Path, i: int, raw: Any, channels: set[str], throttle: float) -> 
         node = parse(query)
     except RuleSyntaxError as exc:
         pointer = f"\n    {query}\n    {' ' * exc.position}^"
-        raise StartupError(
-            f"{where}: bad query: {exc}{pointer}"
-        ) from None
+        raise StartupError(f"{where}: bad query: {exc}{pointer}") from None
     languages = _strings(where, raw, "languages")
     bad = [code for code in languages if code not in LANGUAGES]
     if bad:
