@@ -153,6 +153,21 @@ class FeedList:
         return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in self._paths)
 
 
+def every(scheduler, job_id: str, seconds: float, func, **options) -> None:
+    """Run ``func`` every ``seconds``: never two at once, a late run is done once (not
+    once per missed interval), and never skipped for being late."""
+    scheduler.add_job(
+        func,
+        "interval",
+        seconds=seconds,
+        id=job_id,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        **options,
+    )
+
+
 class Daemon:
     """The long-running process behind ``monitor run``."""
 
@@ -206,55 +221,25 @@ class Daemon:
             log.info("seed_loaded", extra=counts)
         self.load_stories()
         scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(
-            self.forget_stories,
-            "interval",
-            seconds=STORY_FORGET_SECONDS,
-            id="forget_old_stories",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        scheduler.add_job(
+        every(scheduler, "forget_old_stories", STORY_FORGET_SECONDS, self.forget_stories)
+        every(
+            scheduler,
+            "pick_due_feeds",
+            settings.scheduler_tick_seconds,
             self.tick,
-            "interval",
-            seconds=settings.scheduler_tick_seconds,
-            id="pick_due_feeds",
             next_run_time=self.ctx.clock(),
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
         )
         if self.ctx.translator is not None:
-            scheduler.add_job(
+            every(
+                scheduler,
+                "translate_pending",
+                settings.translation_sweep_seconds,
                 self.sweep_translations,
-                "interval",
-                seconds=settings.translation_sweep_seconds,
-                id="translate_pending",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
             )
         if self.ctx.store.waiting() is not None:
-            scheduler.add_job(
-                self.ctx.store.flush,
-                "interval",
-                seconds=OUTBOX_FLUSH_SECONDS,
-                id="flush_outbox",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            every(scheduler, "flush_outbox", OUTBOX_FLUSH_SECONDS, self.ctx.store.flush)
         if self.ctx.alerts is not None:
-            scheduler.add_job(
-                self.run_alerts,
-                "interval",
-                seconds=settings.alerts_match_seconds,
-                id="alerts",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            every(scheduler, "alerts", settings.alerts_match_seconds, self.run_alerts)
         scheduler.start()
         if settings.kibana_url:
             threading.Thread(target=self.setup_kibana, name="kibana-setup", daemon=True).start()

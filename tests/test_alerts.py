@@ -5,7 +5,7 @@ sent twice; bad rules stop start-up; the commands."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,10 +16,10 @@ from monitor.alerts.rules import load_rules
 from monitor.errors import StartupError
 from monitor.feeds import Feed
 from monitor.stages.fetch import Fetcher
+from tests.clocks import Clock
 from tests.fixtures import stories as fx
 
 pytest_plugins = ("tests.alertservers",)
-START = datetime(2024, 11, 12, 10, 0, tzinfo=UTC)
 
 RULES = """
 [channels.desk]
@@ -45,14 +45,6 @@ query = '"border crossing" OR Баграташен OR Բագրատաշեն*'
 channels = ["desk"]
 throttle_hours = 0
 """
-
-
-class Clock:
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

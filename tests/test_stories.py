@@ -5,7 +5,7 @@ languages, seed links and `monitor stories`."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -17,19 +17,8 @@ from monitor.stories import shingles
 from monitor.stories.lsh import SimilarityIndex
 from monitor.stories.seeds import SeedLinker
 from monitor.stories.signatures import from_bytes, signature, to_bytes
+from tests.clocks import START, Clock
 from tests.fixtures import stories as fx
-
-START = datetime(2024, 11, 12, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
