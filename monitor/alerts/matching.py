@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from monitor.alerts import deliver
 from monitor.alerts.channels import build_channels
-from monitor.alerts.evaluate import matches
+from monitor.alerts.evaluate import Document, matches
 from monitor.alerts.rules import Rule, RuleSet
 from monitor.errors import StoreUnavailable
 from monitor.state import iso
@@ -215,13 +215,13 @@ class Evaluator:
     """The embedded store's matcher: the project's evaluator, rule by rule."""
 
     def match(self, rules: list[Rule], docs: list[dict]) -> list[tuple[Rule, int]]:
-        """(rule, document index) of every match."""
-        return [
-            (rule, slot)
-            for slot, doc in enumerate(docs)
-            for rule in rules
-            if matches(rule.node, doc) is not None
-        ]
+        """(rule, document index) of every match. Each document's text is analyzed once
+        (``Document``) and serves every rule, not once per rule."""
+        found = []
+        for slot, doc in enumerate(docs):
+            document = Document(doc)
+            found += [(rule, slot) for rule in rules if matches(rule.node, document) is not None]
+        return found
 
 
 def _engine(ctx):
