@@ -204,32 +204,38 @@ PATHS = {"embedded": run_embedded, "elastic": run_elastic}
 SUMMED_UP = ("cluster", "cleanup", "tables_mib")  # in the result once, not per run
 
 
-def child_main(path: str, spec: dict, conn) -> None:
-    """Child process: run one path, send back its figures or its error."""
+def child_main(func, args: tuple, conn) -> None:
+    """Child process: run ``func(*args)``, send back its result or its error."""
     try:
-        conn.send(("ok", PATHS[path](spec)))
+        conn.send(("ok", func(*args)))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_child(path: str, spec: dict, timeout: float) -> dict:
-    """Run ``path`` in a fresh spawned process; its result."""
+def run_in_child(func, args: tuple, timeout: float, what: str, join: float = 10) -> dict:
+    """``func(*args)`` in a fresh spawned process (its memory is its own); its result.
+    ``RuntimeError`` naming ``what`` when it takes longer than ``timeout`` or fails."""
     spawn = mp.get_context("spawn")
     conn, child_conn = spawn.Pipe()
-    child = spawn.Process(target=child_main, args=(path, spec, child_conn), daemon=True)
+    child = spawn.Process(target=child_main, args=(func, args, child_conn), daemon=True)
     child.start()
     child_conn.close()
     try:
         if not conn.poll(timeout):
-            raise RuntimeError(f"the {path} run took more than {timeout:.0f} s")
+            raise RuntimeError(f"{what} took more than {timeout:.0f} s")
         status, value = conn.recv()
     finally:
-        child.join(10)
+        child.join(join)
         if child.is_alive():
             child.terminate()
     if status != "ok":
-        raise RuntimeError(f"the {path} run failed: {value}")
+        raise RuntimeError(f"{what} failed: {value}")
     return value
+
+
+def run_child(path: str, spec: dict, timeout: float) -> dict:
+    """Run ``path`` in a fresh spawned process; its result."""
+    return run_in_child(PATHS[path], (spec,), timeout, f"the {path} run")
 
 
 # --- runs and figures ---------------------------------------------------------------------

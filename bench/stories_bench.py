@@ -62,7 +62,6 @@ import argparse
 import faulthandler
 import gc
 import json
-import multiprocessing as mp
 import os
 import shlex
 import sys
@@ -284,36 +283,21 @@ def index_alone(spec: dict, threshold: float, gc_clock: GcClock) -> dict:
     return out | {"index_peak_rss_kib": sb.peak_kib(), "index_lsh_bands": index._lsh.b}
 
 
-def child_main(spec: dict, conn) -> None:
-    """Child process: the clustering stage, then the index alone; sends the figures."""
-    try:
-        gc_clock = GcClock()
-        out, stories = clustering(spec, gc_clock)
-        out |= index_alone(spec, out["threshold"], gc_clock)
-        del stories  # held until here, so the index alone cannot reuse its memory
-        conn.send(("ok", out))
-    except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+def stage_then_index(spec: dict) -> dict:
+    """In the child process: the clustering stage, then the index alone; the figures."""
+    gc_clock = GcClock()
+    out, stories = clustering(spec, gc_clock)
+    out |= index_alone(spec, out["threshold"], gc_clock)
+    del stories  # held until here, so the index alone cannot reuse its memory
+    return out
 
 
 def run_child(spec: dict, timeout: float) -> dict:
-    """``child_main`` in a fresh spawned process (a new ``sys.executable``)."""
-    spawn = mp.get_context("spawn")
-    conn, child_conn = spawn.Pipe()
-    child = spawn.Process(target=child_main, args=(spec, child_conn), daemon=True)
-    child.start()
-    child_conn.close()
+    """``stage_then_index`` in a fresh spawned process (a new ``sys.executable``)."""
     try:
-        if not conn.poll(timeout):
-            raise SystemExit(f"stories_bench: the clustering run took more than {timeout:.0f} s")
-        status, value = conn.recv()
-    finally:
-        child.join(30)
-        if child.is_alive():
-            child.terminate()
-    if status != "ok":
-        raise SystemExit(f"stories_bench: the clustering run failed: {value}")
-    return value
+        return sb.run_in_child(stage_then_index, (spec,), timeout, "the clustering run", 30)
+    except RuntimeError as exc:
+        raise SystemExit(f"stories_bench: {exc}") from None
 
 
 # --- figures and the report ---------------------------------------------------------------
