@@ -6,8 +6,9 @@ connection is refused) and come back on the same port, as a restarted service do
 
 ``smtp_server``: an aiosmtpd server that records every message it accepts and answers
 DATA with a scripted reply. ``start_smtp_server`` starts others that require STARTTLS,
-implicit TLS and AUTH, with a self-signed certificate made by ``openssl`` at test time
-(the tests that need it are skipped, with the reason, where there is no ``openssl``).
+implicit TLS and AUTH, with the self-signed certificate of ``tests.localservers`` (made
+by ``openssl`` at test time; the tests that need it are skipped, with the reason, where
+there is no ``openssl``).
 Neither imitates a product: they only show what a channel sent.
 """
 
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -217,22 +216,6 @@ def smtp_server():
     server = SmtpServer()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def self_signed_certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """(certificate, key) for 127.0.0.1, made with openssl; skips without openssl."""
-    if not shutil.which("openssl"):
-        pytest.skip("needs openssl to make a certificate (cryptography/trustme not installed)")
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from monitor.settings import load_settings
 from monitor.state import StateDB
 from monitor.store import open_store
 from tests.feedserver import FeedServer, feed_server, feed_server_session  # noqa: F401
-from tests.localservers import request_recorder  # noqa: F401
+from tests.localservers import request_recorder, self_signed_certificate  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,16 +1,20 @@
-"""Small HTTP helpers on 127.0.0.1 shared by the tests: a closed port, and a recorder of
-requests that answers with scripted statuses and JSON bodies. Neither imitates a
+"""Small HTTP helpers on 127.0.0.1 shared by the tests: a closed port, a recorder of
+requests that answers with scripted statuses and JSON bodies, and a self-signed
+certificate for 127.0.0.1. Neither imitates a
 service: the recorder only shows what was sent and returns what a test scripts."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -100,3 +104,19 @@ def request_recorder():
     """A running recorder answering 200 with ``{}`` until a test scripts other answers."""
     with running(RequestRecorder()) as rec:
         yield rec
+
+
+@pytest.fixture(scope="session")
+def self_signed_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made with openssl; skips without openssl."""
+    if not shutil.which("openssl"):
+        pytest.skip("needs openssl to make a certificate (cryptography/trustme not installed)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key

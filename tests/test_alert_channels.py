@@ -32,7 +32,7 @@ from monitor.errors import StartupError
 from monitor.state import StateDB, iso
 from tests.localservers import closed_port_url
 
-# webhook_receiver, smtp_server, start_smtp_server, self_signed_certificate
+# webhook_receiver, smtp_server, start_smtp_server (self_signed_certificate: conftest)
 pytest_plugins = ("tests.alertservers",)
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -11,9 +11,7 @@ import email.policy
 import json
 import os
 import re
-import shutil
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -367,15 +365,10 @@ def test_https_to_a_plain_http_server_is_a_tls_configuration_error(recorder, mak
     assert f"TLS with Kibana at {url} failed" in message and "scheme" in message
 
 
-@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl to make a certificate")
-def test_a_self_signed_kibana_needs_its_ca_in_elasticsearch_ca_certs(tmp_path, make_settings):
-    cert, key = tmp_path / "kibana.pem", tmp_path / "kibana-key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+def test_a_self_signed_kibana_needs_its_ca_in_elasticsearch_ca_certs(
+    self_signed_certificate, make_settings
+):
+    cert, key = self_signed_certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with running(RequestRecorder(tls=context, answer=(200, SUCCESS))) as rec:
