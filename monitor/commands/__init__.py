@@ -30,6 +30,17 @@ def settings_from(args) -> Settings:
 
 
 @contextmanager
+def open_state(settings: Settings):
+    """The state database alone (stories, alerts), closed on exit: for commands that read
+    nothing from the store, so they work whichever store is configured, and with it down."""
+    state = StateDB(settings.state_db_path)
+    try:
+        yield state
+    finally:
+        state.close()
+
+
+@contextmanager
 def open_context(settings: Settings, alerts: bool = False):
     """The state database and the store, closed on exit. ``alerts``: a command that keeps
     or translates articles also loads the alert rules (a bad rule stops it), so what it

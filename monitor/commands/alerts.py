@@ -11,9 +11,8 @@ from monitor.alerts.channels import build_channels
 from monitor.alerts.evaluate import matches
 from monitor.alerts.lucene import RuleSyntaxError, parse
 from monitor.alerts.rules import load_rules
-from monitor.commands import emit_json, open_context, settings_from
+from monitor.commands import emit_json, open_context, open_state, settings_from
 from monitor.errors import QueryError
-from monitor.state import StateDB
 from monitor.store import SearchQuery
 
 
@@ -92,11 +91,8 @@ def _test(args, settings) -> int:
 
 
 def _history(args, settings) -> int:
-    state = StateDB(settings.state_db_path)
-    try:
+    with open_state(settings) as state:
         items = deliver.history(state, args.limit)
-    finally:
-        state.close()
     if args.json:
         for item in items:
             emit_json(item)
@@ -113,10 +109,7 @@ def _history(args, settings) -> int:
 
 
 def _retry(args, settings) -> int:
-    state = StateDB(settings.state_db_path)
-    try:
+    with open_state(settings) as state:
         count = deliver.retry_failed(state, datetime.now(UTC), args.channel)
-    finally:
-        state.close()
     print(f"{count} failed deliveries queued again; the daemon sends them within seconds")
     return 0

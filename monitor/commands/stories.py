@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from monitor.commands import emit_json, settings_from
+from monitor.commands import emit_json, open_state, settings_from
 from monitor.commands.search import parse_when
 from monitor.errors import QueryError
 from monitor.state import StateDB
@@ -18,14 +18,11 @@ def stories(args) -> int:
     if args.limit < 1 or args.min_size < 1:
         raise QueryError("--limit and --min-size must be 1 or more")
     settings = settings_from(args)
-    state = StateDB(settings.state_db_path)  # stories live in the state database only
-    try:
+    with open_state(settings) as state:  # stories live in the state database only
         if args.story:
             return _show(state, args)
         since = parse_when(args.since, datetime.now(UTC))
         found = list_stories(state, since, args.min_size, args.limit)
-    finally:
-        state.close()
     if args.json:
         for story in found:
             emit_json(story)
