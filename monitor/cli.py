@@ -58,12 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name, help_text, parent=sub):
-        return parent.add_parser(name, parents=[common], help=help_text, description=help_text)
+    shard = argparse.ArgumentParser(add_help=False)
+    shard.add_argument(
+        "--shard",
+        metavar="I/N",
+        default=argparse.SUPPRESS,
+        help="only this share of the feeds, e.g. 2/3 (setting `shard`)",
+    )
 
-    command("run", "run the daemon: poll feeds on schedule until SIGTERM/SIGINT")
+    def command(name, help_text, parent=sub, parents=(common,)):
+        return parent.add_parser(name, parents=list(parents), help=help_text, description=help_text)
 
-    p = command("poll", "poll feeds once and exit")
+    command(
+        "run",
+        "run the daemon: poll feeds on schedule until SIGTERM/SIGINT",
+        parents=(common, shard),
+    )
+
+    p = command(
+        "status",
+        "feeds, store, outbox, translation backlog and alert channels",
+        parents=(common, shard),
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    command("health", "ask the running daemon's /healthz; exit 0 when ready (health checks)")
+
+    p = command("poll", "poll feeds once and exit", parents=(common, shard))
     p.add_argument(
         "--once",
         action="store_true",

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor import shard
 from monitor.context import Context
 from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed, load_feeds
@@ -129,13 +130,17 @@ def due_feeds(feeds: list[Feed], states: dict[str, dict], now: datetime) -> list
 
 
 class FeedList:
-    """The feed list, reloaded when the feeds file or the imported feeds change."""
+    """The feed list (this shard's share, setting ``shard``), reloaded when the feeds
+    file or the imported feeds change."""
 
     def __init__(self, settings):
         self.settings = settings
         self._paths = (settings.feeds_file, settings.imported_feeds_path)
         self._stamp = self._mtimes()
-        self.feeds = load_feeds(*self._paths)
+        self.feeds = self._load()
+
+    def _load(self) -> list[Feed]:
+        return shard.select(load_feeds(*self._paths), self.settings.shard)
 
     def current(self) -> list[Feed]:
         """The feeds; a broken edit keeps the previous list and says why."""
@@ -143,7 +148,7 @@ class FeedList:
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self.feeds = load_feeds(*self._paths)
+                self.feeds = self._load()
                 log.info("feeds_reloaded", extra={"feeds": len(self.feeds)})
             except Exception as exc:  # noqa: BLE001 - keep polling the old list
                 log.error("feeds_reload_failed", extra={"error": str(exc)})

@@ -18,7 +18,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from monitor.errors import StartupError
 
@@ -260,8 +268,32 @@ class Settings(BaseModel):
         "INFO", description="Log level."
     )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    http_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address of the daemon's /healthz and /metrics endpoint (0.0.0.0: every "
+        "interface, for a Prometheus on another machine).",
+    )
+    http_port: int = Field(
+        8470, ge=0, le=65535, description="Port of /healthz and /metrics (0: no endpoint)."
+    )
+    shard: str = Field(
+        "",
+        pattern=r"^([1-9][0-9]*/[1-9][0-9]*)?$",
+        description="This daemon's share of the feeds, `i/N` (1 to N), when N daemons share "
+        "one Elasticsearch cluster; empty: every feed.",
+    )
 
     _alerts_file_named: bool = PrivateAttr(default=False)
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_within(cls, value: str) -> str:
+        if value:
+            index, count = (int(part) for part in value.split("/"))
+            if index > count:
+                raise ValueError(f"shard {value}: i must be 1 to N, e.g. 1/{count}")
+        return value
 
     @property
     def alerts_file_is_default(self) -> bool:

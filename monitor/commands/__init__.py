@@ -21,7 +21,7 @@ from monitor.store import open_store
 def settings_from(args) -> Settings:
     """Settings from file, environment and this command line."""
     overrides = parse_set_option(getattr(args, "set", []))
-    for key in ("data_dir", "log_level", "log_format"):
+    for key in ("data_dir", "log_level", "log_format", "shard"):
         if key in args:
             overrides[key] = getattr(args, key)
     settings = load_settings(getattr(args, "config", None), overrides)
