@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.cpu import CpuPool
+from monitor.metrics import Metrics
 from monitor.settings import Settings
 from monitor.state import StateDB
 from monitor.store import Store
@@ -37,6 +38,7 @@ class Context:
     translator: Any = None  # translate.engine.Engine when translation is on
     stories: Any = None  # stories.clusterer.Stories; built here unless given
     alerts: Any = None  # alerts.matching.Alerter when there are alert rules
+    metrics: Metrics = field(default_factory=Metrics)  # this process's counters
 
     def __post_init__(self):
         if self.stories is None:

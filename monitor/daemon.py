@@ -23,6 +23,8 @@ from monitor import shard
 from monitor.context import Context
 from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed, load_feeds
+from monitor.health import Endpoint, Health
+from monitor.metrics import DatabaseCollector
 from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
@@ -69,6 +71,10 @@ class WorkerPool:
             self._in_flight.add(feed.feed_id)
         self._queue.put(feed)
         return True
+
+    def alive(self) -> bool:
+        """True while every polling thread runs (a thread never dies of a feed's fault)."""
+        return all(thread.is_alive() for thread in self._threads)
 
     def busy(self) -> int:
         """Feeds queued or being polled."""
@@ -182,6 +188,8 @@ class Daemon:
         self.fetcher = Fetcher(ctx.settings, stop=ctx.stop)
         ctx.pages = Pages(self.fetcher, ctx.settings, ctx.cpu)
         self.pool = WorkerPool(ctx.settings.workers, self._poll, ctx.stop)
+        self.health = Health(ctx, ctx.settings.scheduler_tick_seconds, self.pool.alive)
+        self.endpoint: Endpoint | None = None
 
     def _poll(self, feed: Feed) -> PollReport:
         return poll_feed(self.ctx, self.fetcher, feed)
@@ -190,6 +198,7 @@ class Daemon:
         """Queue every due feed; returns how many were queued."""
         if self.ctx.stop.is_set():
             return 0
+        self.health.ticked()
         feeds = due_feeds(self.feed_list.current(), self.ctx.state.feed_states(), self.ctx.clock())
         return sum(self.pool.submit(feed) for feed in feeds)
 
@@ -219,6 +228,7 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
+        self.start_endpoint()
         store = self._connect_store()
         if settings.load_seed_on_start and not self.ctx.state.get_meta("seed_loaded_at"):
             report = load_seed(self.ctx)
@@ -260,14 +270,18 @@ class Daemon:
             },
         )
         self._log_components()
+        self.health.phase = "running"
         try:
             while not self.ctx.stop.wait(1.0):
                 pass
         finally:
+            self.health.phase = "stopping"
             started = time.monotonic()
             scheduler.shutdown(wait=False)
             clean = self.pool.shutdown(settings.shutdown_grace_seconds)
             self.fetcher.close()
+            if self.endpoint is not None:
+                self.endpoint.close()
             log.info(
                 "daemon_stopped",
                 extra={
@@ -275,6 +289,21 @@ class Daemon:
                     "stop_seconds": round(time.monotonic() - started, 2),
                 },
             )
+
+    def start_endpoint(self) -> None:
+        """Serve /healthz and /metrics (setting ``http_port``; 0: none). A port in use
+        stops start-up: a second daemon on one data folder is a mistake to hear about."""
+        settings = self.ctx.settings
+        if not settings.http_port:
+            return
+        self.ctx.metrics.registry.register(
+            DatabaseCollector(self.ctx, lambda: self.feed_list.feeds)
+        )
+        self.endpoint = Endpoint(
+            settings.http_host, settings.http_port, self.health, self.ctx.metrics
+        )
+        self.endpoint.start()
+        log.info("endpoint_started", extra={"url": self.endpoint.address})
 
     def load_stories(self) -> None:
         """Fill the story index from the state database before the first poll, so the

@@ -123,7 +123,7 @@ def process_articles(
             # The transaction was refused or rolled back: none of these were kept.
             log.warning("batch_retry", extra={"articles": len(ready), "reason": str(retry)})
             for i in ready:
-                ended[i] = Ended("retry")
+                ended[i] = Ended("retry", "keep", str(retry))
         # After the commit: a remote store gets what was queued (never inside the
         # transaction, which would hold the state database while waiting on the network),
         # and the alert rules see the new articles.
@@ -133,7 +133,28 @@ def process_articles(
     for article, end in zip(articles, ended, strict=True):
         if end.outcome == "quarantined":
             _quarantine(article, ctx, end.stage, end.error)
+        _count(article, end, ctx)
     return [end.outcome for end in ended]
+
+
+def _count(article: Article, end: Ended, ctx) -> None:
+    """The article's outcome in the metrics, and one log line for it at debug."""
+    stage = end.stage or ("index" if end.outcome == "stored" else "keep")
+    ctx.metrics.articles.labels(stage, end.outcome).inc()
+    if log.isEnabledFor(logging.DEBUG):
+        normalized = article.normalized
+        log.debug(
+            "article_done",
+            extra={
+                "feed_id": article.feed.feed_id,
+                "feed_name": article.feed.name,
+                "article_id": normalized.article_id if normalized else None,
+                "article_url": normalized.url if normalized else None,
+                "stage": stage,
+                "outcome": end.outcome,
+                "error": end.error,
+            },
+        )
 
 
 def _run(article: Article, ctx, stages) -> Ended | None:
@@ -143,10 +164,10 @@ def _run(article: Article, ctx, stages) -> Ended | None:
         try:
             stage.run(article, ctx)
         except DropArticle as drop:
-            return Ended(f"dropped_{drop.reason}")
+            return Ended(f"dropped_{drop.reason}", name)
         except RetryLater as retry:
             log.warning("article_retry", extra={"stage": name, "reason": str(retry)})
-            return Ended("retry")
+            return Ended("retry", name)
         except Quarantine as poison:
             return Ended("quarantined", name, str(poison))
         except Exception as exc:  # noqa: BLE001 - one poison article must not stop a feed
@@ -186,8 +207,10 @@ def poll_feed(
             etag=None if revalidate else state.get("etag"),
             last_modified=None if revalidate else state.get("last_modified"),
         )
+        ctx.metrics.fetch_seconds.labels("ok").observe(result.seconds)
         outcome = _handle_body(ctx, feed, state, result, report, fields, now)
     except FetchError as exc:
+        ctx.metrics.fetch_seconds.labels(exc.kind).observe(time.monotonic() - started)
         report.outcome, report.status, report.error = exc.kind, exc.status, str(exc)
         outcome = schedule.PollOutcome(
             kind=exc.kind,
@@ -200,6 +223,7 @@ def poll_feed(
     _record(ctx, feed, state, report, fields, decision, revalidate, now)
     report.next_poll_at = decision.next_poll_at
     report.seconds = round(time.monotonic() - started, 3)
+    ctx.metrics.polls.labels(report.outcome).inc()
     level = logging.INFO if decision.failure_class is None else logging.WARNING
     flog.log(
         level,
@@ -358,20 +382,26 @@ def replay_quarantined(ctx: Context) -> Counter:
     return outcomes
 
 
-def retry_fulltext(ctx: Context, limit: int = 1000) -> Counter:
+def retry_fulltext(ctx: Context, limit: int = 1000, progress=None) -> Counter:
     """Fetch the pages of stored articles whose page failed before (retryable reasons)
-    and update the documents that now get the page's text; returns outcomes."""
+    and update the documents that now get the page's text; returns outcomes.
+    ``progress`` (a ``monitor.progress.Progress``) hears (pages retried, pages to retry)."""
     outcomes: Counter = Counter()
     docs = []
     for prefix in fulltext.RETRYABLE:
         docs += ctx.store.find({"text_source": "feed", "fulltext_status": prefix + "%"}, limit)
-    for doc in docs[:limit]:
+    docs = docs[:limit]
+    if progress and docs:
+        progress(0, len(docs))
+    for done, doc in enumerate(docs, 1):
         if ctx.stop.is_set():
             break
         article = Article.from_document(doc)
         fulltext.use_page(article, ctx, *ctx.pages.text_of(article.normalized.url))
         outcomes[article.fulltext.status.split(" ")[0]] += 1
         ctx.store.update(doc["id"], article.document())
+        if progress:
+            progress(done, len(docs))
     ctx.store.flush(force=True)
     ctx.state.bump({f"fulltext.retried.{k}": v for k, v in outcomes.items()})
     return outcomes

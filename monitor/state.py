@@ -150,7 +150,11 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
 """
-MIGRATIONS = (SCHEMA, OUTBOX, STORIES, ALERTS)
+# Version 5: ``monitor status`` counts each feed's articles of today from ``seen``.
+STATUS = """
+CREATE INDEX seen_first_seen ON seen (first_seen_at);
+"""
+MIGRATIONS = (SCHEMA, OUTBOX, STORIES, ALERTS, STATUS)
 
 FEED_STATE_FIELDS = [
     "etag",

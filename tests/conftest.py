@@ -50,6 +50,9 @@ def make_settings(tmp_path):
             "data_dir": tmp_path / "data",
             "feeds_file": feeds_file,
             "per_host_min_interval_seconds": 0,
+            # no /healthz endpoint unless a test asks: a fixed port would clash with a
+            # daemon running on this machine, and between tests
+            "http_port": 0,
             **overrides,
         }
         return load_settings(_empty_config(tmp_path), values, environ={})

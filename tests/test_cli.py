@@ -34,6 +34,7 @@ class Cli:
         self.config = tmp_path / "monitor.toml"
         self.config.write_text(
             'data_dir = "data"\nfeeds_file = "feeds.toml"\nper_host_min_interval_seconds = 0\n'
+            "http_port = 0\n"
         )
         self.feeds = [
             {

@@ -91,6 +91,7 @@ def dispatch(args) -> int:
         search,
         seed,
         stats,
+        status,
         stories,
         translate,
     )
@@ -100,6 +101,8 @@ def dispatch(args) -> int:
         "poll": polling.poll,
         "search": search.search,
         "stats": stats.stats,
+        "status": status.status,
+        "health": status.health,
         "stories": stories.stories,
         "feeds": feeds.dispatch,
         "seed": seed.dispatch,
