@@ -62,6 +62,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def translated(self, language: str, seconds: float) -> None:
+        """One translation batch of ``language`` took ``seconds``."""
+        self.translation_seconds.labels(language).observe(seconds)
+
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)

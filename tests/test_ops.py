@@ -325,3 +325,25 @@ def test_poll_with_a_shard_polls_only_its_share(tmp_path, feed_server):
     assert polled[1] and polled[2] and not polled[1] & polled[2]
     status = json.loads(_monitor(tmp_path, env, "status", "--json", "--shard", "1/2").stdout)
     assert {f["name"] for f in status["feeds"]} == expected[1] and status["shard"] == "1/2"
+
+
+def test_translation_batches_are_timed_per_language(make_settings, feed_server, tmp_path):
+    from monitor.commands import open_context
+    from monitor.translate.models import install_file
+    from tests.fixtures.argos_model import build_package
+
+    feeds = [{"name": "hy", "url": feed_server.url("/feeds/hy_armenian.xml"), "language": "hy"}]
+    settings = make_settings(feeds, parse_processes=0, models_dir=tmp_path / "models")
+    install_file(build_package(tmp_path / "packages", "hy"), settings.models_dir)
+    with open_context(settings) as ctx:  # the daemon's own wiring of engine and metrics
+        daemon = Daemon(ctx)
+        try:
+            daemon.poll_once(["hy"])
+        finally:
+            daemon.close()
+        samples = metrics(ctx.metrics.exposition().decode())
+    assert samples[("monitor_translation_seconds_count", (("language", "hy"),))] >= 1
+    assert samples[("monitor_translation_seconds_sum", (("language", "hy"),))] > 0
+    stored = ("monitor_articles_total", (("outcome", "stored"), ("stage", "index")))
+    translated = ("monitor_articles_total", (("outcome", "done"), ("stage", "translate")))
+    assert samples[stored] == samples[translated] == 5

@@ -61,6 +61,7 @@ def open_context(settings: Settings, alerts: bool = False):
         from monitor.translate.engine import Engine
 
         ctx.translator = Engine(settings, state)
+        ctx.translator.on_batch = ctx.metrics.translated
     try:
         if alerts:
             from monitor.alerts.matching import open_alerter

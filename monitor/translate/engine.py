@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.translate.models import InstalledModel, find_model, models_dir, use_models_dir
@@ -52,6 +53,8 @@ class Engine:
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self._stamp = self._dir_stamp()
+        # Hears (source language, seconds) of each model batch: the daemon's metrics.
+        self.on_batch: Callable[[str, float], None] | None = None
 
     def model_for(self, language: str) -> InstalledModel | None:
         """The installed package for ``language``→en, or None."""
@@ -92,6 +95,7 @@ class Engine:
             chunk = tokens[start : start + size]
             # Sorted by length, so one bound fits the chunk without freeing long inputs.
             bound = int(max(len(t) for t in chunk) * settings.translation_max_length_ratio) + 10
+            started = time.monotonic()
             with loaded.lock:
                 results = loaded.translator.translate_batch(
                     chunk,
@@ -100,6 +104,8 @@ class Engine:
                     max_decoding_length=bound,
                     return_scores=False,
                 )
+            if self.on_batch is not None:
+                self.on_batch(loaded.model.from_code, time.monotonic() - started)
             for result in results:
                 hyp = result.hypotheses[0]
                 flags = set()
