@@ -207,6 +207,8 @@ class Daemon:
         if self.ctx.translator.changed():
             log.info("models_changed", extra={"models_dir": str(self.ctx.translator.dir)})
         outcomes = translate_waiting(self.ctx, "pending", limit=SWEEP_LIMIT)
+        for status, count in outcomes.items():
+            self.ctx.metrics.articles.labels("translate", status).inc(count)
         if outcomes:
             log.info("translations_swept", extra={"outcomes": dict(outcomes)})
 

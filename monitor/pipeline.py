@@ -224,6 +224,8 @@ def poll_feed(
     report.next_poll_at = decision.next_poll_at
     report.seconds = round(time.monotonic() - started, 3)
     ctx.metrics.polls.labels(report.outcome).inc()
+    for status, count in report.translations.items():
+        ctx.metrics.articles.labels("translate", status).inc(count)
     level = logging.INFO if decision.failure_class is None else logging.WARNING
     flog.log(
         level,
