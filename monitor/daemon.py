@@ -24,7 +24,7 @@ from monitor.context import Context
 from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed, load_feeds
 from monitor.health import Endpoint, Health
-from monitor.metrics import DatabaseCollector
+from monitor.metrics import STORE_COUNTS_SECONDS, DatabaseCollector
 from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
@@ -190,6 +190,7 @@ class Daemon:
         self.pool = WorkerPool(ctx.settings.workers, self._poll, ctx.stop)
         self.health = Health(ctx, ctx.settings.scheduler_tick_seconds, self.pool.alive)
         self.endpoint: Endpoint | None = None
+        self.collector: DatabaseCollector | None = None
 
     def _poll(self, feed: Feed) -> PollReport:
         return poll_feed(self.ctx, self.fetcher, feed)
@@ -257,6 +258,14 @@ class Daemon:
             every(scheduler, "flush_outbox", OUTBOX_FLUSH_SECONDS, self.ctx.store.flush)
         if self.ctx.alerts is not None:
             every(scheduler, "alerts", settings.alerts_match_seconds, self.run_alerts)
+        if self.collector is not None:
+            every(
+                scheduler,
+                "store_counts",
+                STORE_COUNTS_SECONDS,
+                self.collector.refresh_store_counts,
+                next_run_time=self.ctx.clock(),
+            )
         scheduler.start()
         if settings.kibana_url:
             threading.Thread(target=self.setup_kibana, name="kibana-setup", daemon=True).start()
@@ -298,9 +307,8 @@ class Daemon:
         settings = self.ctx.settings
         if not settings.http_port:
             return
-        self.ctx.metrics.registry.register(
-            DatabaseCollector(self.ctx, lambda: self.feed_list.feeds)
-        )
+        self.collector = DatabaseCollector(self.ctx, lambda: self.feed_list.feeds)
+        self.ctx.metrics.registry.register(self.collector)
         self.endpoint = Endpoint(
             settings.http_host, settings.http_port, self.health, self.ctx.metrics
         )
@@ -395,6 +403,24 @@ class Daemon:
             )
         )
         lines.append(("alerts", *self._alerts_component()))
+        lines.append(
+            (
+                "endpoint",
+                self.endpoint is not None,
+                f"/healthz and /metrics at {self.endpoint.address}"
+                if self.endpoint
+                else "`http_port` is 0",
+            )
+        )
+        lines.append(
+            (
+                "shard",
+                bool(settings.shard),
+                f"{settings.shard}: {len(self.feed_list.feeds)} of the feeds"
+                if settings.shard
+                else "every feed (setting `shard`)",
+            )
+        )
         for code in ("ru", "hy", "az", "fa"):
             model = self.ctx.translator.model_for(code) if self.ctx.translator else None
             why = f"{model.name} {model.version}" if model else translate_reason(self.ctx, code)

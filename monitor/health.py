@@ -6,8 +6,11 @@ polling thread is alive, and the state database answers. A remote store that is 
 *not* a reason: its writes wait in the outbox and nothing is lost, so a health check
 that restarts the container would only make it worse; it is reported as a warning.
 
-The server is the standard library's, one thread per request: a scrape every 15 s and a
-health check every 30 s are all it serves, on a port nobody else should reach.
+The server is the standard library's, answering one request at a time on one thread: a
+scrape every 15 s and a health check every 30 s are all it serves, each in milliseconds
+(the store's slow counts are refreshed by a daemon job, never during a request). One
+thread matters: SQLite connections are per thread, and a thread per request would open
+new connections for every scrape, for months.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -103,13 +106,12 @@ class Endpoint:
     def __init__(self, host: str, port: int, health: Health, metrics):
         handler = type("Handler", (_Handler,), {"health": health, "metrics": metrics})
         try:
-            self.server = ThreadingHTTPServer((host, port), handler)
+            self.server = HTTPServer((host, port), handler)
         except OSError as exc:
             raise StartupError(
                 f"cannot listen on {host}:{port} for /healthz and /metrics: {exc.strerror}; "
                 "is another monitor running? Set `http_port` to a free port, or 0 for none"
             ) from None
-        self.server.daemon_threads = True
         self.address = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="http-endpoint", daemon=True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -27,8 +26,8 @@ FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Translation batches: a title takes tens of milliseconds, a batch of 32 long sentences
 # on two cores tens of seconds.
 TRANSLATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-# The store's counts (translation backlog) cost one aggregation on Elasticsearch: asked
-# at most once a minute however often Prometheus scrapes.
+# The store's counts (translation backlog) cost one aggregation on Elasticsearch and a scan
+# of the embedded store: a daemon job asks once a minute, however often Prometheus scrapes.
 STORE_COUNTS_SECONDS = 60
 
 
@@ -78,7 +77,6 @@ class DatabaseCollector:
         self.ctx = ctx
         self.feeds = feeds
         self._counts: dict | None = None
-        self._counts_at = -STORE_COUNTS_SECONDS
         self._lock = threading.Lock()
 
     def describe(self) -> list:
@@ -159,9 +157,8 @@ class DatabaseCollector:
         yield gauge
 
     def _backlog(self) -> Iterator[Metric]:
-        counts = self._store_counts()
-        if counts is None:
-            return
+        with self._lock:
+            counts = self._counts or {}
         gauge = GaugeMetricFamily(
             "monitor_documents",
             "Stored documents by language and translation status (pending: the backlog).",
@@ -172,12 +169,11 @@ class DatabaseCollector:
             gauge.add_metric([language, status], value)
         yield gauge
 
-    def _store_counts(self) -> dict | None:
+    def refresh_store_counts(self) -> None:
+        """Ask the store for its counts (a daemon job, off the request path)."""
+        try:
+            counts = self.ctx.store.counts()
+        except StoreUnavailable:
+            counts = None  # the store is down: /healthz and `monitor status` say so
         with self._lock:
-            if time.monotonic() - self._counts_at >= STORE_COUNTS_SECONDS:
-                self._counts_at = time.monotonic()
-                try:
-                    self._counts = self.ctx.store.counts()
-                except StoreUnavailable:
-                    self._counts = None  # the store is down: /healthz says so
-            return self._counts
+            self._counts = counts

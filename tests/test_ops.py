@@ -3,6 +3,7 @@ structured log lines with stable keys, and `--shard i/N`."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -150,6 +152,9 @@ def test_the_running_daemon_answers_healthz_metrics_status_and_health(daemon_dir
     assert polls and all(set(line) == POLL_DONE_KEYS for line in polls), polls[0]
     assert not [line for line in lines if line["event"] == "article_done"]  # debug only
     assert any(line["event"] == "endpoint_started" for line in lines)
+    components = {line["component"]: line for line in lines if line["event"] == "component"}
+    assert components["endpoint"]["on"] and base in components["endpoint"]["why"]
+    assert components["shard"]["on"] is False
     down = _monitor(tmp, env, "health")
     assert down.returncode == 1 and "is `monitor run` running?" in down.stdout
 
@@ -347,3 +352,32 @@ def test_translation_batches_are_timed_per_language(make_settings, feed_server, 
     stored = ("monitor_articles_total", (("outcome", "stored"), ("stage", "index")))
     translated = ("monitor_articles_total", (("outcome", "done"), ("stage", "translate")))
     assert samples[stored] == samples[translated] == 5
+
+
+def test_scrapes_for_months_open_no_file_handles_or_threads(ctx):
+    from monitor.metrics import DatabaseCollector
+
+    collector = DatabaseCollector(ctx, lambda: [])
+    ctx.metrics.registry.register(collector)
+    collector.refresh_store_counts()
+    health = Health(ctx, tick_seconds=1)
+    health.phase = "running"
+    endpoint = Endpoint("127.0.0.1", 0, health, ctx.metrics)
+    endpoint.start()
+
+    def scrape(times: int) -> None:
+        with httpx.Client() as client:  # one connection: the server's count is what we watch
+            for _ in range(times):
+                assert client.get(f"{endpoint.address}/metrics").status_code == 200
+                assert client.get(f"{endpoint.address}/healthz").status_code == 200
+
+    try:
+        scrape(5)  # warm-up: the server thread's SQLite connections are opened once
+        gc.collect()  # earlier tests' garbage closes its own files meanwhile: not ours
+        fds, threads = len(os.listdir("/proc/self/fd")), len(threading.enumerate())
+        scrape(200)  # a connection a request (or a thread) would show as 200 more
+        gc.collect()
+        assert len(os.listdir("/proc/self/fd")) <= fds
+        assert len(threading.enumerate()) <= threads
+    finally:
+        endpoint.close()
