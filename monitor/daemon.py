@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -44,6 +44,11 @@ KIBANA_WAIT_SECONDS = 300
 # Signatures older than the story window (days) are dropped hourly: a signature lives at
 # most an hour past the window, a bounded excess, for one cheap pass an hour.
 STORY_FORGET_SECONDS = 3600
+# The translation cache saves repeated sentences (boilerplate, syndicated copies within
+# days); a month covers that, and without a limit it grows by every sentence ever
+# translated, for months. Pruned once a day.
+TRANSLATION_CACHE_DAYS = 30
+TRANSLATION_CACHE_PRUNE_SECONDS = 86400
 
 
 class WorkerPool:
@@ -250,6 +255,13 @@ class Daemon:
         if self.ctx.translator is not None:
             every(
                 scheduler,
+                "forget_old_translations",
+                TRANSLATION_CACHE_PRUNE_SECONDS,
+                self.forget_translations,
+                next_run_time=self.ctx.clock(),
+            )
+            every(
+                scheduler,
                 "translate_pending",
                 settings.translation_sweep_seconds,
                 self.sweep_translations,
@@ -330,6 +342,13 @@ class Daemon:
         if dropped:
             in_memory = self.ctx.stories.signatures_in_memory()
             log.info("stories_forgotten", extra={"signatures": dropped, "in_memory": in_memory})
+
+    def forget_translations(self) -> None:
+        """Drop cached translations older than ``TRANSLATION_CACHE_DAYS`` (disk bound)."""
+        before = self.ctx.clock() - timedelta(days=TRANSLATION_CACHE_DAYS)
+        dropped = self.ctx.state.forget_translations(before)
+        if dropped:
+            log.info("translations_forgotten", extra={"cached_translations": dropped})
 
     def run_alerts(self) -> None:
         """Match queued articles against the rules and send what is due."""

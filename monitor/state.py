@@ -150,11 +150,13 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
 """
-# Version 5: ``monitor status`` counts each feed's articles of today from ``seen``.
-STATUS = """
+# Version 5, operations: ``monitor status`` counts each feed's articles of today from
+# ``seen``, and the daemon drops translation-cache rows older than a month every day.
+OPERATIONS = """
 CREATE INDEX seen_first_seen ON seen (first_seen_at);
+CREATE INDEX translation_cache_created ON translation_cache (created_at);
 """
-MIGRATIONS = (SCHEMA, OUTBOX, STORIES, ALERTS, STATUS)
+MIGRATIONS = (SCHEMA, OUTBOX, STORIES, ALERTS, OPERATIONS)
 
 FEED_STATE_FIELDS = [
     "etag",
@@ -301,6 +303,13 @@ class StateDB:
                 "VALUES (?, ?, ?)",
                 [(k, v, now) for k, v in items.items()],
             )
+
+    def forget_translations(self, before: datetime) -> int:
+        """Drop cached translations made before ``before``; returns how many."""
+        with self.db.write() as tx:
+            return tx.execute(
+                "DELETE FROM translation_cache WHERE created_at < ?", (iso(before),)
+            ).rowcount
 
     # -- quarantine --------------------------------------------------------------------
 

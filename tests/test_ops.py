@@ -381,3 +381,20 @@ def test_scrapes_for_months_open_no_file_handles_or_threads(ctx):
         assert len(threading.enumerate()) <= threads
     finally:
         endpoint.close()
+
+
+def test_cached_translations_older_than_a_month_are_dropped(ctx):
+    from datetime import UTC, datetime, timedelta
+
+    ctx.state.cache_translations({"k1": "one", "k2": "two"})
+    now = datetime.now(UTC)
+    daemon = Daemon(ctx)
+    try:
+        ctx.clock = lambda: now + timedelta(days=29)
+        daemon.forget_translations()
+        assert ctx.state.cached_translations(["k1", "k2"]) == {"k1": "one", "k2": "two"}
+        ctx.clock = lambda: now + timedelta(days=31)
+        daemon.forget_translations()
+        assert ctx.state.cached_translations(["k1", "k2"]) == {}
+    finally:
+        daemon.close()
