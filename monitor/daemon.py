@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import shard
+from monitor.components import component_lines
 from monitor.context import Context
 from monitor.errors import StartupError, StoreUnavailable
 from monitor.feeds import Feed, load_feeds
@@ -29,7 +30,6 @@ from monitor.pipeline import PollReport, poll_feed
 from monitor.seed import load_seed
 from monitor.stages.fetch import Fetcher
 from monitor.stages.fulltext import Pages
-from monitor.stages.translate import pending_reason as translate_reason
 from monitor.stages.translate import translate_waiting
 from monitor.state import parse_iso
 
@@ -384,78 +384,8 @@ class Daemon:
 
     def _log_components(self) -> None:
         """Say which parts are on, and why the others are off (off is not broken)."""
-        settings = self.ctx.settings
-        full_text = sum(
-            1
-            for f in self.feed_list.feeds
-            if (settings.full_text if f.full_text is None else f.full_text)
-        )
-        store = self.ctx.store
-        if store.waiting() is None:
-            where = (True, f"embedded, {settings.store_db_path}")
-        else:
-            ilm = getattr(store, "ilm", None)
-            where = (
-                True,
-                f"{settings.elasticsearch_url} alias {settings.elasticsearch_index}"
-                + ("" if ilm is None else f", rollover {'on' if ilm else 'off (no ILM)'}")
-                + f", outbox {store.waiting()['waiting']} waiting",
-            )
-        lines = [
-            (f"store {store.name}", *where),
-            (
-                "full_text",
-                full_text > 0,
-                f"{full_text} feeds fetch article pages"
-                if full_text
-                else "no feed has full_text on (setting `full_text`)",
-            ),
-        ]
-        lines.append(
-            (
-                "stories",
-                True,
-                f"similarity {settings.story_similarity} within a language, "
-                f"{settings.story_similarity_across_languages} across (English), "
-                f"window {settings.story_window_days} days, "
-                f"{self.ctx.stories.signatures_in_memory()} signatures in memory",
-            )
-        )
-        lines.append(("alerts", *self._alerts_component()))
-        lines.append(
-            (
-                "endpoint",
-                self.endpoint is not None,
-                f"/healthz and /metrics at {self.endpoint.address}"
-                if self.endpoint
-                else "`http_port` is 0",
-            )
-        )
-        lines.append(
-            (
-                "shard",
-                bool(settings.shard),
-                f"{settings.shard}: {len(self.feed_list.feeds)} of the feeds"
-                if settings.shard
-                else "every feed (setting `shard`)",
-            )
-        )
-        for code in ("ru", "hy", "az", "fa"):
-            model = self.ctx.translator.model_for(code) if self.ctx.translator else None
-            why = f"{model.name} {model.version}" if model else translate_reason(self.ctx, code)
-            lines.append((f"translation {code}→en", model is not None, why))
-        for component, on, why in lines:
+        for component, on, why in component_lines(self):
             log.info("component", extra={"component": component, "on": on, "why": why})
-
-    def _alerts_component(self) -> tuple[bool, str]:
-        settings, alerts = self.ctx.settings, self.ctx.alerts
-        if alerts is None:
-            if not settings.alerts_file.exists():
-                return False, f"no rules file at {settings.alerts_file} (setting `alerts_file`)"
-            return False, f"{settings.alerts_file} has no [[rules]]"
-        channels = ", ".join(f"{n} ({c.describe()})" for n, c in alerts.channels.items())
-        link = settings.alert_link_base or "no Kibana links (setting `kibana_public_url`)"
-        return True, f"{len(alerts.rules)} rules from {settings.alerts_file}; {channels}; {link}"
 
     def close(self) -> None:
         """Stop the pool and close the HTTP client (for poll_once callers)."""
