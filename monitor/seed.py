@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.errors import StartupError, StoreUnavailable
+from monitor.progress import Progress
 from monitor.stages.translate import initial_fields
 from monitor.text import clean_whitespace, content_hash, one_line
 from monitor.urls import canonical_url
@@ -109,17 +110,22 @@ def _stored(ctx, doc_id: str) -> bool:
         return False
 
 
-def load_seed(ctx, folder: Path | None = None) -> SeedReport:
-    """Index the seed corpus (idempotent) and remember that it was loaded."""
+def load_seed(ctx, folder: Path | None = None, progress: Progress | None = None) -> SeedReport:
+    """Index the seed corpus (idempotent) and remember that it was loaded. ``progress``
+    hears (files stored so far, files) after each one."""
     folder = folder or ctx.settings.seed_dir or PACKAGED
     now = ctx.clock()
     docs = seed_documents(Path(folder), now)
     report = SeedReport(files=len(docs))
-    for doc in docs:
+    if progress and docs:
+        progress(0, len(docs))
+    for done, doc in enumerate(docs, 1):
         if _stored(ctx, doc["id"]) or not ctx.store.add(doc):
             report.existing += 1
         else:
             report.created += 1
+        if progress:
+            progress(done, len(docs))
     ctx.store.flush(force=True)
     ctx.state.set_meta("seed_loaded_at", now.isoformat(timespec="seconds"))
     ctx.state.set_meta("seed_folder", str(Path(folder).resolve()))

@@ -6,6 +6,7 @@ import threading
 
 from monitor.commands import open_context, settings_from
 from monitor.pipeline import retry_fulltext
+from monitor.progress import bars
 from monitor.stages.fetch import Fetcher
 from monitor.stages.fulltext import Pages
 
@@ -16,7 +17,8 @@ def dispatch(args) -> int:
         fetcher = Fetcher(ctx.settings, threading.Event())
         ctx.pages = Pages(fetcher, ctx.settings, ctx.cpu)
         try:
-            outcomes = retry_fulltext(ctx, args.limit)
+            with bars() as bar:
+                outcomes = retry_fulltext(ctx, args.limit, bar("retry pages", "pages"))
         finally:
             fetcher.close()
     total = sum(outcomes.values())

@@ -7,6 +7,7 @@ from pathlib import Path
 from monitor.commands import emit_json, settings_from
 from monitor.errors import StartupError
 from monitor.feeds import LANGUAGES
+from monitor.progress import bars
 from monitor.translate.models import (
     INDEX_HINT,
     convert_opus_mt,
@@ -26,9 +27,13 @@ def dispatch(args) -> int:
     if args.models_command == "install":
         for item in args.what:
             if item in LANGUAGES:
-                models = install_from_index([item], target)
+                with bars() as bar:
+                    models = install_from_index([item], target, steps=bar)
             elif item.endswith(".argosmodel") or "/" in item or Path(item).exists():
-                models = [install_file(Path(item), target)]
+                with bars() as bar:
+                    models = [
+                        install_file(Path(item), target, bar(f"install {Path(item).name}", "MB"))
+                    ]
             else:
                 raise StartupError(
                     f"{item!r} is neither a language code ({', '.join(LANGUAGES)}) nor an "

@@ -171,17 +171,35 @@ def _missing(language: str, engine) -> str:
 CHUNK = 200  # documents per batch: enough to fill translation batches, bounded memory
 
 
-def translate_waiting(ctx, status: str, limit: int) -> Counter:
+PROGRESS_CHUNK = 25  # with a progress bar: it moves every ~25 articles, not every 200
+
+
+def translate_waiting(ctx, status: str, limit: int, progress=None) -> Counter:
     """Translate up to ``limit`` documents with this translation status, in chunks, one
-    language at a time and only languages with a model (the others stay as they are)."""
+    language at a time and only languages with a model (the others stay as they are).
+    ``progress`` (a ``monitor.progress.Progress``) hears (articles done, articles
+    waiting), the total counted first from the store's counts per language and status."""
     outcomes: Counter = Counter()
-    for language in LANGUAGES:
-        if language == "en" or ctx.translator.model_for(language) is None:
-            continue
+    languages = [
+        code for code in LANGUAGES if code != "en" and ctx.translator.model_for(code) is not None
+    ]
+    chunk, total, done = CHUNK, 0, 0
+    if progress:
+        counts = ctx.store.counts().get("translation", {})
+        total = sum(min(counts.get(f"{code} {status}", 0), limit) for code in languages)
+        chunk = PROGRESS_CHUNK
+        if total:
+            progress(0, total)
+    for language in languages:
         docs = ctx.store.find({"translation_status": status, "language": language}, limit)
-        for start in range(0, len(docs), CHUNK):
+        for start in range(0, len(docs), chunk):
             if ctx.stop.is_set():
                 return outcomes
-            outcomes.update(translate_documents(ctx, docs[start : start + CHUNK]))
+            outcomes.update(translate_documents(ctx, docs[start : start + chunk]))
             ctx.store.flush()
+            done += len(docs[start : start + chunk])
+            if progress:
+                progress(done, max(total, done))  # articles stored since the count
+    if progress and done and done != total:
+        progress(done, done)  # fewer than counted (translated meanwhile by the daemon)
     return outcomes

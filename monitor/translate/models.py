@@ -1,30 +1,38 @@
 """Argos language packages: what is installed, installing one, making one from OPUS-MT.
 
-Packages live in ``models_dir`` (default ``<data_dir>/models``); argostranslate installs
-them there because ``ARGOS_PACKAGES_DIR`` is pointed at it before argostranslate is
-imported. Listing reads each package's ``metadata.json`` directly, so neither listing
-nor translating imports argostranslate (and torch behind it).
+Packages live in ``models_dir`` (default ``<data_dir>/models``), one folder each, as
+argostranslate lays them out (``ARGOS_PACKAGES_DIR`` is pointed there before it is
+imported). Listing reads each package's ``metadata.json`` directly and installing unpacks
+the zip here, so neither listing, installing a file nor translating imports
+argostranslate (and torch behind it); only the online install reads its index with it.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from monitor.errors import StartupError
+from monitor.progress import Progress
 
 INDEX_HINT = (
     "on a machine with internet, download the package from the Argos index "
     "(https://www.argosopentech.com/argospm/index/) and run "
     "`monitor models install PATH.argosmodel` here"
 )
-INDEX_TIMEOUT_SECONDS = 30
+INDEX_TIMEOUT_SECONDS = 30  # also the longest wait for the next bytes of a download
+CHUNK_BYTES = 1024 * 1024  # read, written and reported 1 MiB at a time
+USER_AGENT = "monitor (Argos package download)"
+# steps(desc, unit): a progress callback (or None) for each step of a longer job
+Steps = Callable[[str, str], "Progress | None"]
 NAMES = {"ru": "Russian", "hy": "Armenian", "az": "Azerbaijani", "fa": "Persian", "en": "English"}
 
 
@@ -134,18 +142,95 @@ def check_package_file(path: Path) -> dict:
     return data
 
 
-def install_file(path: Path, target: Path) -> InstalledModel:
-    """Install an ``.argosmodel`` file with argostranslate; returns what was installed."""
+def install_file(path: Path, target: Path, progress: Progress | None = None) -> InstalledModel:
+    """Install an ``.argosmodel`` file into ``target``; returns what was installed.
+    ``progress`` hears (bytes unpacked, bytes to unpack)."""
     data = check_package_file(path)
-    _argos_package(target).install_from_path(str(path))
+    unpack(path, target, progress)
     model = find_model(target, data["from_code"], data["to_code"])
     if model is None:
         raise StartupError(f"{path} was unpacked but no valid package appeared in {target}")
     return model
 
 
-def install_from_index(codes: list[str], target: Path, to_code: str = "en") -> list[InstalledModel]:
-    """Download and install ``code→en`` packages from the Argos index (needs internet)."""
+def unpack(path: Path, target: Path, progress: Progress | None = None) -> Path:
+    """Unpack the package's folder into ``target``, as argostranslate's install does, but
+    in a hidden folder first, moved into place whole: a running daemon never sees half a
+    package, and a reinstalled version replaces the old folder. Returns the folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path) as archive:
+        top = next(
+            n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/metadata.json")
+        ).split("/")[0]
+        members = [m for m in archive.infolist() if m.filename.startswith(f"{top}/")]
+        for member in members:
+            parts = PurePosixPath(member.filename).parts
+            if member.filename.startswith("/") or ".." in parts or "\\" in member.filename:
+                raise StartupError(f"{path}: unsafe file name {member.filename!r} in the package")
+        total, done = sum(m.file_size for m in members if not m.is_dir()), 0
+        work = Path(tempfile.mkdtemp(prefix=".install-", dir=target))
+        try:
+            if progress:
+                progress(0, total)
+            for member in members:
+                out = work.joinpath(*PurePosixPath(member.filename).parts)
+                if member.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, out.open("wb") as dst:
+                    while chunk := src.read(CHUNK_BYTES):
+                        dst.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+            final = target / top
+            if final.exists():
+                final.rename(work / ".replaced")  # removed with the work folder
+            (work / top).rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def download(links: list[str], dest: Path, progress: Progress | None = None) -> Path:
+    """Download a package to ``dest`` from the first of ``links`` that answers, streamed
+    (argostranslate's own download holds the whole file in memory, without a timeout).
+    A finished download is reused; a cut one never is (it is written beside, then moved).
+    ``progress`` hears (bytes received, Content-Length or 0)."""
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    errors = []
+    for url in links:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=INDEX_TIMEOUT_SECONDS) as response:
+                total, done = int(response.headers.get("Content-Length") or 0), 0
+                with part.open("wb") as out:
+                    while chunk := response.read(CHUNK_BYTES):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+            if total and done != total:
+                raise OSError(f"got {done} of {total} bytes")
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            errors.append(f"{url}: {exc}")
+            continue
+        part.rename(dest)
+        return dest
+    part.unlink(missing_ok=True)
+    raise OSError("; ".join(errors) or "the package lists no download link")
+
+
+def install_from_index(
+    codes: list[str], target: Path, to_code: str = "en", steps: Steps | None = None
+) -> list[InstalledModel]:
+    """Download and install ``code→en`` packages from the Argos index (needs internet).
+    ``steps(desc, unit)`` gives a progress callback (or None) for each download and
+    each unpacking."""
     package = _argos_package(target)
     import argostranslate.settings
 
@@ -176,13 +261,21 @@ def install_from_index(codes: list[str], target: Path, to_code: str = "en") -> l
             )
             raise StartupError(f"the Argos index has no {code}→{to_code} package; {hint}")
         best = max(matches, key=lambda p: str(p.package_version))
+        # the version in the name: a cached older download is never taken for a newer one
+        name = f"{package.argospm_package_name(best)}-{best.package_version}.argosmodel"
+        pair = f"{code}→{to_code}"
         try:
-            download = best.download()
-        except Exception as exc:  # noqa: BLE001
-            raise StartupError(
-                f"downloading {code}→{to_code} failed ({exc}); {INDEX_HINT}"
-            ) from None
-        installed.append(install_file(Path(download), target))
+            file = download(
+                list(best.links),
+                Path(argostranslate.settings.downloads_dir) / name,
+                steps(f"download {pair}", "MB") if steps else None,
+            )
+        except OSError as exc:
+            raise StartupError(f"downloading {pair} failed ({exc}); {INDEX_HINT}") from None
+        installed.append(
+            install_file(file, target, steps(f"install {pair}", "MB") if steps else None)
+        )
+        file.unlink()  # installed: the copy in the download cache is ~100 MB for nothing
     return installed
 
 
