@@ -52,12 +52,18 @@ VOLUME /data
 
 USER 10001:10001
 
-# Until the daemon has its /healthz endpoint (a later change replaces this check with
-# it): `monitor search` opens the settings, the state database in /data and the store,
-# and exits 1 when the store does not answer. (`monitor stats --json` would not do: it
-# reports an unreachable store inside its JSON and exits 0.) It checks what the daemon
-# needs, not the daemon process itself; if that process dies, the container stops.
-HEALTHCHECK --interval=60s --timeout=30s --start-period=60s --retries=3 \
-    CMD monitor search --limit 1 --json >/dev/null || exit 1
+# Healthy = the daemon's /healthz says ready (`monitor health`: exit 0, or 1 with the
+# reasons, which `docker inspect` keeps). /healthz listens on 127.0.0.1 inside the
+# container (http_host's default), where this check runs; nothing is published.
+# Elasticsearch being down does not make it unhealthy: its writes wait in the outbox.
+# Numbers (docs/choices.md): every 30 s, each check ~0.45 s of CPU (starting Python);
+# timeout 10 s: `monitor health`'s own 5-s wait plus up to ~2 s to start Python on a
+# busy machine, with room; unhealthy after 3 failures in a row (90 s), so one slow
+# answer during a heavy translation batch does not flip it; start period 180 s: ready
+# takes ~2 s, the worst start is an Elasticsearch that does not answer (4 tries of 30 s
+# before the outbox takes over) plus loading the story index.
+# The Kibana import runs beside the daemon and does not delay readiness.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
+    CMD monitor health || exit 1
 
 CMD ["monitor", "run"]

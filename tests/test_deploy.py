@@ -2,7 +2,8 @@
 .dockerignore and the CI workflow. No Docker engine runs here, so these check what can
 be checked without one: the files parse, the services wait for each other, ports stay
 on 127.0.0.1, every variable and every MONITOR_* name is defined, the daemon's role
-holds the privileges it needs, and the versions agree with each other."""
+holds the privileges it needs, its health check runs `monitor health` (the real parser),
+and the versions agree with each other. The systemd unit: test_deploy_systemd.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.cli import build_parser
+from monitor.commands.status import HEALTH_TIMEOUT_SECONDS
 from monitor.settings import (
     ENV_CONFIG,
     ENV_NOT_SETTINGS,
@@ -236,6 +239,8 @@ def test_the_container_settings_load(tmp_path):
     assert settings.kibana_url == "http://kibana:5601"
     assert settings.data_dir == Path("/data") and settings.models_dir == Path("/models")
     assert settings.log_format == "json"
+    # the health check runs inside the container and asks 127.0.0.1: keep it there
+    assert settings.http_host == "127.0.0.1" and settings.http_port
 
 
 def test_daemon_kibana_and_setup_share_the_passwords():
@@ -295,9 +300,57 @@ def test_dockerfile_runs_as_a_fixed_user_that_is_not_root():
     assert "--uid 10001" in created and user in ("10001", "monitor")
 
 
-def test_dockerfile_has_a_health_check():
+def seconds(duration: str) -> float:
+    """A Docker duration (``30s``, ``3m``, ``1m30s``) in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", duration)
+    assert parts and duration, f"not a duration: {duration!r}"
+    h, m, s = (float(x or 0) for x in parts.groups())
+    return h * 3600 + m * 60 + s
+
+
+def dockerfile_health_check() -> tuple[dict[str, float], str]:
+    """The last HEALTHCHECK: its options in seconds (retries as a count), its command."""
     checks = [args for word, args in dockerfile() if word == "HEALTHCHECK"]
-    assert checks and "CMD" in checks[-1] and checks[-1].strip().upper() != "NONE"
+    assert checks and checks[-1].strip().upper() != "NONE", "no HEALTHCHECK"
+    options, sep, command = checks[-1].partition(" CMD ")
+    assert sep, f"HEALTHCHECK without CMD: {checks[-1]}"
+    numbers = {}
+    for option in options.split():
+        name, _, value = option.lstrip("-").partition("=")
+        numbers[name.replace("-", "_")] = float(value) if name == "retries" else seconds(value)
+    return numbers, command.strip()
+
+
+def runs_monitor_health(shell: str) -> bool:
+    """True when the shell command runs `monitor health` (checked with the real parser),
+    mapping any failure to exit 1 (Docker reserves 2; `monitor` exits 2 on bad settings)."""
+    words = shlex.split(shell)
+    argv = words[: words.index("||")] if "||" in words else words
+    assert argv[0] == "monitor", shell
+    assert build_parser().parse_args(argv[1:]).command == "health", shell
+    return shell.replace(" ", "").endswith("||exit1")
+
+
+def test_dockerfile_health_check_asks_the_daemon():
+    numbers, command = dockerfile_health_check()
+    assert runs_monitor_health(command)
+    # `monitor health` waits up to HEALTH_TIMEOUT_SECONDS for /healthz, then Python's start
+    assert numbers["timeout"] >= HEALTH_TIMEOUT_SECONDS + 3
+    assert numbers["interval"] >= numbers["timeout"]
+    assert numbers["retries"] >= 2  # one slow answer does not make it unhealthy
+    # the worst start: Elasticsearch silent for 4 tries of its timeout, then the stories
+    assert numbers["start_period"] >= 4 * Settings().elasticsearch_timeout_seconds
+
+
+def test_compose_health_check_is_the_dockerfiles():
+    check = compose()["services"]["monitor"]["healthcheck"]
+    assert check["test"][0] == "CMD-SHELL" and runs_monitor_health(check["test"][1])
+    numbers, command = dockerfile_health_check()
+    assert check["test"][1] == command
+    assert {k: seconds(v) for k, v in check.items() if k not in ("test", "retries")} == {
+        k: v for k, v in numbers.items() if k != "retries"
+    }
+    assert check["retries"] == numbers["retries"]
 
 
 def pyproject_torch() -> str:
