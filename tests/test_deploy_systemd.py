@@ -1,9 +1,9 @@
 """The systemd example (deploy/systemd), read as data: the unit parses; ExecStart and its
 readiness wait run real `monitor` commands with real options (the real parser); every
 MONITOR_* the unit or its environment file sets, commented examples included, is a
-setting and loads, with the Elasticsearch password through LoadCredential; the stop
-timeout covers the largest shutdown grace; the data folder is the one writable place.
-Where systemd-analyze is installed, systemd itself checks the unit."""
+setting and loads, the Elasticsearch password from its file; the stop timeout covers the
+largest shutdown grace; the data folder is the one writable place. Where systemd-analyze
+is installed, systemd itself checks the unit."""
 
 from __future__ import annotations
 
@@ -66,11 +66,12 @@ def systemd_seconds(value: str) -> float:
 
 
 def environment(commented: bool) -> dict[str, str]:
-    """What the service's environment holds: Environment= of the unit, then the file."""
+    """The service's environment: Environment= of the unit, then its EnvironmentFile."""
     env = {}
     for key, value in unit(commented)["Service"]:
         if key == "Environment":
             env.update(item.partition("=")[::2] for item in shlex.split(value))
+    assert one("Service", "EnvironmentFile") == f"/etc/monitor/{ENV_FILE.name}"
     for raw in ENV_FILE.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         match = COMMENTED.match(line)
@@ -79,6 +80,7 @@ def environment(commented: bool) -> dict[str, str]:
         elif line and not line.startswith("#"):
             key, sep, value = line.partition("=")
             assert sep and key.startswith("MONITOR_"), f"{ENV_FILE.name}: {raw!r}"
+            assert " " not in value and "$" not in value, "a shell could not source it"
             env[key] = value
     return env
 
@@ -149,6 +151,7 @@ def test_the_data_folder_is_the_only_writable_place():
 def test_every_monitor_variable_is_a_setting():
     names = {n for n in environment(commented=True) if n.startswith("MONITOR_")}
     assert {"MONITOR_CONFIG", "MONITOR_DATA_DIR", "MONITOR_ELASTICSEARCH_PASSWORD_FILE"} <= names
+    assert not [n for n in names if n.endswith("_PASSWORD")]  # a file, not the environment
     unknown = sorted(n for n in names if not is_setting(n))
     assert not unknown, f"not settings of monitor.settings.Settings: {unknown}"
 
@@ -156,15 +159,13 @@ def test_every_monitor_variable_is_a_setting():
 @pytest.mark.parametrize("commented", [False, True], ids=["as shipped", "all enabled"])
 def test_the_unit_environment_loads(tmp_path, commented):
     """The settings the service gets load; with the commented lines enabled too, the
-    password arrives through LoadCredential= and the `_file` setting."""
+    Elasticsearch password comes from its file through the `_file` setting."""
     env = environment(commented)
-    credentials = [v for k, v in unit(commented=True)["Service"] if k == "LoadCredential"]
-    secret = "s3cret-from-a-credential"
-    for credential in credentials if commented else []:
-        name, _, source = credential.partition(":")
-        assert source.startswith("/etc/monitor/")
+    secret = "s3cret-from-a-file"
+    if commented:
+        name = Path(env["MONITOR_ELASTICSEARCH_PASSWORD_FILE"]).name
+        env["MONITOR_ELASTICSEARCH_PASSWORD_FILE"] = str(tmp_path / name)
         (tmp_path / name).write_text(secret + "\n")
-    env = {k: v.replace("%d", str(tmp_path)) for k, v in env.items()}
     assert env.pop(ENV_CONFIG) == "/etc/monitor/monitor.toml"  # this repository's config/
     settings = load_settings(ROOT / "config" / "monitor.toml", environ=env)
     assert settings.data_dir == Path("/var/lib/monitor")
