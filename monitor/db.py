@@ -8,6 +8,7 @@ in-process write lock so worker threads queue instead of spinning on SQLITE_BUSY
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -17,10 +18,19 @@ from pathlib import Path
 
 from monitor.errors import RetryLater, StartupError
 
+log = logging.getLogger("monitor.db")
 # Another process (a CLI command, a second daemon by mistake) may hold the write lock
 # for a moment; 10 s is far longer than any of our transactions and short enough that a
 # stuck lock surfaces as a retry instead of a hung worker.
 BUSY_TIMEOUT_MS = 10_000
+# A lock held for minutes fails every write of every worker: one line a minute per file
+# says so (with how many writes were refused meanwhile), not one line per write.
+LOCKED_LOG_EVERY_SECONDS = 60
+LOCKED_FIX = (
+    "another process holds a write transaction on this file (an open sqlite3 shell, a "
+    "backup, a second monitor on this data folder?): end it. Nothing is lost: what could "
+    "not be kept is fetched again at the next poll"
+)
 
 
 class Database:
@@ -36,6 +46,8 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._locked_logged_at = float("-inf")
+        self._locked_since_log = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
@@ -77,7 +89,7 @@ class Database:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise RetryLater("database_locked", f"{self.path}: {exc}") from exc
+                raise self._locked(exc) from exc
             try:
                 yield conn
             except BaseException:
@@ -85,6 +97,28 @@ class Database:
                 raise
             else:
                 conn.execute("COMMIT")
+
+    def _locked(self, exc: sqlite3.OperationalError) -> RetryLater:
+        """The RetryLater for a write refused after the busy timeout, said in the log
+        (at most once a minute per file) with what to do."""
+        waited = BUSY_TIMEOUT_MS / 1000
+        self._locked_since_log += 1
+        now = time.monotonic()
+        if now - self._locked_logged_at >= LOCKED_LOG_EVERY_SECONDS:
+            log.warning(
+                "database_locked",
+                extra={
+                    "path": str(self.path),
+                    "waited_seconds": waited,
+                    "writes_refused": self._locked_since_log,
+                    "error": str(exc),
+                    "fix": LOCKED_FIX,
+                },
+            )
+            self._locked_logged_at, self._locked_since_log = now, 0
+        return RetryLater(
+            "database_locked", f"{self.path} stayed locked by another process for {waited:g} s"
+        )
 
     def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a query on this thread's connection and return all rows."""
