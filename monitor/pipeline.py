@@ -373,10 +373,14 @@ def _max_age(headers: dict[str, str]) -> float | None:
 
 
 def replay_quarantined(ctx: Context) -> Counter:
-    """Run every quarantined article through the stages again; returns outcomes."""
+    """Run every quarantined article through the stages again (a stored document whose
+    translation failed: its translation); returns outcomes."""
     outcomes: Counter = Counter()
     for item in ctx.state.quarantined():
-        outcome = process_articles([Article.from_payload(item["payload"])], ctx)[0]
+        if item["stage"] == "translate":
+            outcome = translate.replay(ctx, item)
+        else:
+            outcome = process_articles([Article.from_payload(item["payload"])], ctx)[0]
         outcomes[outcome] += 1
         # A second failure is quarantined again as a new row with the new error.
         ctx.state.mark_replayed(item["id"])

@@ -314,10 +314,26 @@ class StateDB:
     # -- quarantine --------------------------------------------------------------------
 
     def quarantine(
-        self, stage: str, error: str, payload: dict[str, Any], feed_id: str, article_id: str | None
+        self,
+        stage: str,
+        error: str,
+        payload: dict[str, Any],
+        feed_id: str,
+        article_id: str | None,
+        once: bool = False,
     ) -> int:
-        """Keep a poison article aside with its error; returns its quarantine id."""
+        """Keep a poison article aside with its error; returns its quarantine id.
+        ``once``: if the article has a row of this stage not replayed yet, that row's id
+        and nothing written (a document failing at every retry stays one row)."""
         with self.db.write() as tx:
+            if once and article_id:
+                row = tx.execute(
+                    "SELECT id FROM quarantine WHERE stage = ? AND article_id = ? "
+                    "AND replayed_at IS NULL ORDER BY id LIMIT 1",
+                    (stage, article_id),
+                ).fetchone()
+                if row is not None:
+                    return int(row["id"])
             cur = tx.execute(
                 "INSERT INTO quarantine (at, feed_id, article_id, stage, error, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

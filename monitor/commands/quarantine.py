@@ -1,6 +1,9 @@
-"""``monitor quarantine list|replay``: articles that broke a stage, kept aside."""
+"""``monitor quarantine list|replay``: articles that broke a stage, kept aside, and
+stored documents whose translation failed (stage ``translate``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from monitor.commands import emit_json, open_context, settings_from
 from monitor.pipeline import replay_quarantined
@@ -15,23 +18,40 @@ def dispatch(args) -> int:
             return 0
         items = ctx.state.quarantined()
         for item in items:
-            entry = item["payload"]["entry"]
-            row = {
-                "id": item["id"],
-                "at": item["at"],
-                "stage": item["stage"],
-                "error": item["error"],
-                "feed": item["payload"]["feed"]["name"],
-                "title": entry.get("title", ""),
-                "link": entry.get("link", ""),
-            }
+            row = describe(item)
             if args.json:
                 emit_json(row)
             else:
+                stored = row["stage"] == "translate"  # the original is stored
+                what = f"{row['link']} (document {row['article_id']})" if stored else row["link"]
                 print(
                     f"#{row['id']} {row['at']} [{row['feed']}] stage={row['stage']}: "
-                    f"{row['error']}\n    {row['title'][:100]} {row['link']}"
+                    f"{row['error']}\n    {row['title'][:100]} {what}"
                 )
         if not items and not args.json:
             print("quarantine is empty")
     return 0
+
+
+def describe(item: dict[str, Any]) -> dict[str, Any]:
+    """One quarantine row as the list shows it. An article that broke a stage before it
+    was kept carries its feed and raw entry; a stored document whose translation failed
+    carries the document's id, title and source (the store holds the rest)."""
+    payload = item["payload"]
+    row = {
+        "id": item["id"],
+        "at": item["at"],
+        "stage": item["stage"],
+        "error": item["error"],
+        "article_id": item["article_id"],
+    }
+    if "translation" in payload:
+        doc = payload["translation"]
+        return {**row, "feed": doc["source"], "title": doc["title"], "link": doc["url"]}
+    entry = payload["entry"]
+    return {
+        **row,
+        "feed": payload["feed"]["name"],
+        "title": entry.get("title", ""),
+        "link": entry.get("link", ""),
+    }

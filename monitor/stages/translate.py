@@ -6,8 +6,10 @@ the articles a poll just stored, and from the daemon's sweep on every document s
 never dropped; once the package is installed the sweep translates it. Titles and text
 are split into sentences by the project (no download at run time); the English lands
 as a partial update of the same document, with its provenance. A document whose
-translation fails is marked ``failed`` with the error and the batch goes on;
-``monitor translate --retry-failed`` tries it again.
+translation fails is marked ``failed`` with the error, quarantined (stage
+``translate``, one open row per document) and the batch goes on; ``monitor quarantine
+replay`` (or ``monitor translate --retry-failed``) tries it again. A database locked by
+another process is no failure: the documents stay ``pending`` for the next sweep.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from monitor.errors import RetryLater
 from monitor.feeds import LANGUAGES
 from monitor.translate.models import InstalledModel
 from monitor.translate.sentences import split_for_translation
@@ -70,6 +73,8 @@ def translate_documents(ctx, docs: list[dict[str, Any]]) -> Counter:
             continue
         try:
             outcomes.update(_translate_group(ctx, model, group))
+        except RetryLater as exc:  # a database locked: not the documents' fault
+            outcomes["retry"] += _retry_later(group, exc)
         except Exception:  # noqa: BLE001 - find the one document that breaks the batch
             for doc in group:
                 outcomes.update(_translate_one(ctx, model, doc))
@@ -79,18 +84,67 @@ def translate_documents(ctx, docs: list[dict[str, Any]]) -> Counter:
 def _translate_one(ctx, model: InstalledModel, doc: dict) -> Counter:
     try:
         return _translate_group(ctx, model, [doc])
+    except RetryLater as exc:
+        return Counter(retry=_retry_later([doc], exc))
     except Exception as exc:  # noqa: BLE001 - quarantine this document, keep going
         error = f"{type(exc).__name__}: {exc}"[:500]
-        ctx.store.update(
-            doc["id"],
-            {
-                "translation_status": "failed",
-                "translation_error": error,
-                "translation_package": model.name,
-            },
-        )
-        log.warning("translation_failed", extra={"article_id": doc["id"], "error": error})
+        try:
+            _failed(ctx, model, doc, error)
+        except RetryLater as locked:  # it stays pending: the next sweep tries again
+            return Counter(retry=_retry_later([doc], locked))
         return Counter(failed=1)
+
+
+def _failed(ctx, model: InstalledModel, doc: dict, error: str) -> None:
+    """Mark the document failed (its original stays stored and searchable) and keep it
+    in quarantine, stage ``translate``, for ``monitor quarantine list|replay``."""
+    ctx.store.update(
+        doc["id"],
+        {
+            "translation_status": "failed",
+            "translation_error": error,
+            "translation_package": model.name,
+        },
+    )
+    qid = ctx.state.quarantine(
+        "translate", error, quarantine_payload(doc), doc.get("feed_id") or "", doc["id"], once=True
+    )
+    log.warning(
+        "translation_failed",
+        extra={"article_id": doc["id"], "error": error, "quarantine_id": qid},
+    )
+
+
+def quarantine_payload(doc: dict) -> dict[str, Any]:
+    """What a translation's quarantine row keeps: which stored document (the store
+    holds the rest, and a replay reads it from there)."""
+    fields = ("id", "title", "source", "language", "url", "feed_id")
+    return {"translation": {key: doc.get(key) or "" for key in fields}}
+
+
+def replay(ctx, item: dict[str, Any]) -> str:
+    """Translate again the stored document of a quarantine row of stage ``translate``;
+    its outcome: ``translation_done``, ``translation_failed`` (quarantined again, as a
+    new row), ``translation_pending`` (no model for its language now),
+    ``translation_retry`` or ``translation_missing`` (the document is no longer stored).
+    The row is marked replayed before translating, so that a new failure opens a new row."""
+    doc = ctx.store.get(item["payload"]["translation"]["id"])
+    ctx.state.mark_replayed(item["id"])
+    if doc is None:
+        return "translation_missing"
+    if doc.get("translation_status") in ("done", "original"):
+        return "translation_done"  # meanwhile, by ``monitor translate --retry-failed``
+    outcomes = translate_documents(ctx, [doc])
+    ctx.store.flush()
+    return "translation_" + next(iter(outcomes), "pending")
+
+
+def _retry_later(group: list[dict], exc: RetryLater) -> int:
+    log.warning(
+        "translation_retry",
+        extra={"documents": len(group), "article_id": group[0]["id"], "reason": str(exc)},
+    )
+    return len(group)
 
 
 def _translate_group(ctx, model: InstalledModel, group: list[dict]) -> Counter:
