@@ -61,7 +61,10 @@ class WorkerPool:
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self.reports: list[PollReport] = []
+        # Kept only for a caller that collects them (poll_once): a running daemon would
+        # otherwise keep every poll's report for its whole life (0.6 KiB a poll,
+        # tests/test_soak.py).
+        self.reports: list[PollReport] | None = None
         self._threads = [
             threading.Thread(target=self._loop, name=f"poll-{i}", daemon=True) for i in range(size)
         ]
@@ -115,7 +118,8 @@ class WorkerPool:
                 if not self._stop.is_set():
                     report = self._work(feed)
                     with self._lock:
-                        self.reports.append(report)
+                        if self.reports is not None:
+                            self.reports.append(report)
             except Exception:  # noqa: BLE001 - the daemon never dies of a feed
                 log.exception("poll_crashed", extra={"feed_name": feed.name, "feed_url": feed.url})
             finally:
@@ -220,6 +224,8 @@ class Daemon:
 
     def poll_once(self, names: list[str] | None = None) -> list[PollReport]:
         """One pass over the due feeds (or the named ones, due or not), then return."""
+        if self.pool.reports is None:
+            self.pool.reports = []
         if names:
             wanted = set(names)
             feeds = [f for f in self.feed_list.current() if f.name in wanted or f.url in wanted]
