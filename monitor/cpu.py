@@ -124,9 +124,11 @@ class CpuPool:
 
 def _terminate(executor: ProcessPoolExecutor) -> None:
     # shutdown(wait=False) leaves a busy worker running; the daemon must exit within its
-    # grace period, so busy workers are terminated (they write nothing).
+    # grace period, so busy workers are killed (they write nothing). SIGKILL, because the
+    # workers ignore SIGTERM (``_init_worker``: a signal to the process group is the
+    # daemon's to handle), so ``terminate()`` left a busy worker running.
     processes = list(getattr(executor, "_processes", {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
-            process.terminate()
+            process.kill()
