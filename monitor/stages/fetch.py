@@ -1,10 +1,12 @@
 """fetch: one HTTP GET of a feed, polite and bounded.
 
 Conditional GET (ETag / Last-Modified), connect and read timeouts, an overall
-deadline, a byte cap enforced while streaming (decoded bytes, so a gzip bomb stops at
-the cap too), a redirect limit, a per-host concurrency limit and a descriptive
-User-Agent. Every failure becomes a ``FetchError`` whose ``kind`` the scheduling
-policy understands; nothing here decides when to poll again.
+deadline that every socket operation obeys (``deadline``: a server dripping its headers
+cannot outlive it), a byte cap enforced while streaming on the bytes received and on
+every layer of their Content-Encoding (``content_coding``: a gzip bomb stops at the cap
+without ever being inflated whole), a redirect limit, a per-host concurrency limit and
+a descriptive User-Agent. Every failure becomes a ``FetchError`` whose ``kind`` the
+scheduling policy understands; nothing here decides when to poll again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+
+from monitor.stages import content_coding, deadline
 
 # An error page larger than this is not worth reading to keep the connection.
 ERROR_BODY_BYTES = 64 * 1024
@@ -113,6 +117,7 @@ class Fetcher:
             },
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
+        deadline.install(self.client)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -148,7 +153,10 @@ class Fetcher:
     def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         started = time.monotonic()
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
+            with (
+                deadline.deadline_at(started + self.deadline),
+                self.client.stream("GET", url, headers=headers) as response,
+            ):
                 lowered = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code == 304:
                     response.read()  # empty; reading it returns the connection to the pool
@@ -176,8 +184,12 @@ class Fetcher:
         except FetchError:
             raise
         except httpx.TooManyRedirects as exc:
-            raise FetchError("too_many_redirects", str(exc)) from None
+            last = str(exc.request.url)[:300]  # httpx sets the request it gave up on
+            reason = f"more than {self.client.max_redirects} redirects, the last to {last}"
+            raise FetchError("too_many_redirects", reason) from None
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= started + self.deadline:
+                raise FetchError("timeout", self._deadline_reason()) from None
             raise FetchError(
                 "timeout", f"{type(exc).__name__} after {_since(started):.1f} s"
             ) from None
@@ -193,19 +205,40 @@ class Fetcher:
             raise FetchError("connect_error", _reason(exc)) from None
 
     def _read_capped(self, response: httpx.Response, started: float, max_bytes: int) -> bytes:
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise FetchError(
-                    "too_large", f"body exceeds {max_bytes} bytes", response.status_code
-                )
-            if time.monotonic() - started > self.deadline:
-                raise FetchError("timeout", f"fetch took longer than {self.deadline:.0f} s")
-            if self.stop.is_set():
-                raise FetchError("aborted", "daemon is shutting down")
-            chunks.append(chunk)
+        """The body, decoded here rather than by httpx so that no layer of its
+        Content-Encoding inflates past ``max_bytes`` (see content_coding)."""
+        status = response.status_code
+        encoding = response.headers.get("content-encoding", "")
+        chunks: list[bytes] = []
+        size = received = 0
+        try:
+            decoder = content_coding.Decoder(encoding, max_bytes)
+            for raw in response.iter_raw():
+                received += len(raw)
+                if received > max_bytes:
+                    raise FetchError("too_large", f"body exceeds {max_bytes} bytes", status)
+                for piece in decoder.feed(raw):
+                    size += len(piece)
+                    if size > max_bytes:
+                        raise FetchError("too_large", f"body exceeds {max_bytes} bytes", status)
+                    chunks.append(piece)
+                if time.monotonic() - started > self.deadline:
+                    raise FetchError("timeout", self._deadline_reason())
+                if self.stop.is_set():
+                    raise FetchError("aborted", "daemon is shutting down")
+            for piece in decoder.flush():
+                size += len(piece)
+                chunks.append(piece)
+        except content_coding.TooLarge as exc:
+            raise FetchError("too_large", f"{exc} (Content-Encoding: {encoding})", status) from None
+        except content_coding.BadCoding as exc:
+            raise FetchError("malformed", f"bad content encoding: {exc}", status) from None
+        if size > max_bytes:
+            raise FetchError("too_large", f"body exceeds {max_bytes} bytes", status)
         return b"".join(chunks)
+
+    def _deadline_reason(self) -> str:
+        return f"no complete response within the fetch deadline of {self.deadline:g} s"
 
 
 def _drain(response: httpx.Response) -> None:
