@@ -2,9 +2,10 @@
 
 The bytes go in with the response headers, so a charset declared only in the HTTP
 ``Content-Type`` decodes right; ``chardet`` (a dependency) lets feedparser guess an
-encoding declared nowhere, such as windows-1251 Russian. A malformed feed keeps what
-feedparser could recover; only a body with no entries at all and broken XML is a
-failure.
+encoding declared nowhere, such as windows-1251 Russian (from a sample: see
+``xml_guard``). A malformed feed keeps what feedparser could recover; a body with no
+entries and broken XML (binary garbage, even after an XML declaration), or with XML
+entity declarations that could blow up (``xml_guard``), is a failure.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 import feedparser
 
 from monitor.article import Entry
+from monitor.stages import xml_guard
 
 # The feed element names feedparser uses for an entry's dates.
 _DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
@@ -46,10 +48,17 @@ def parse(body: bytes, headers: dict[str, str], url: str, max_entries: int) -> P
     response_headers = {k.lower(): v for k, v in headers.items()}
     # feedparser resolves relative links against Content-Location.
     response_headers.setdefault("content-location", url)
+    # Decoded here, once, so that the entity check reads what the parsers will read
+    # (a declaration can hide in any encoding); feedparser then finds UTF-8 as declared.
+    text = xml_guard.to_utf8(body, response_headers)
+    problem = xml_guard.entity_problem(text)
+    if problem:
+        raise MalformedFeed(f"refused: {problem}")
+    response_headers["content-type"] = "application/xml; charset=utf-8"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = feedparser.parse(
-            body,
+            text,
             response_headers=response_headers,
             sanitize_html=False,
             # Links inside HTML content do not matter (we keep plain text), and resolving
@@ -57,7 +66,9 @@ def parse(body: bytes, headers: dict[str, str], url: str, max_entries: int) -> P
             resolve_relative_uris=False,
         )
     bozo = _complaint(parsed)
-    if not parsed.entries and not parsed.get("version"):
+    if not parsed.entries and (bozo or not parsed.get("version")):
+        # An empty feed is fine when its XML is: broken XML with nothing in it is not a
+        # feed, whatever root element its first bytes named.
         raise MalformedFeed(bozo or "no feed elements found")
     meta = parsed.feed
     out = ParsedFeed(
