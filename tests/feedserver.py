@@ -15,10 +15,26 @@ has built-in endpoints that reproduce the failure modes a feed poller meets:
 ``/drop``                                       closes the socket without any response
 ``/redirect-loop/<n>``                          302 -> /redirect-loop/<n+1> forever
 ``/redirect/<k>/<file>``                        k 302s, then /feeds/<file>
-``/oversize/<mib>``                             chunked, ~<mib> MiB valid RSS generated lazily
+``/drip-head/<interval>``                       status line and headers one byte per interval
+``/oversize/<mib>``                             chunked, ~<mib> MiB valid RSS generated lazily;
+                                                ``?framing=length`` (true Content-Length) or
+                                                ``?framing=close`` (no length, ends at close)
 ``/oversize-declared/<mib>``                    Content-Length <mib> MiB, short body, close
 ``/gzip/<file>``                                fixture gzip-compressed, Content-Encoding gzip
+``/gzip-bomb/<mib>``                            <mib> MiB of zeros gzip-compressed, streamed
+                                                (~1 KiB a MiB); ``?encoding=deflate`` or
+                                                ``?encoding=gzip,gzip`` (twice: ~2.5 B a MiB)
+``/entities/<kind>``                            RSS declaring XML entities: ``laughs``,
+                                                ``laughs-hidden``, ``quadratic``, ``external``
+                                                (XXE), ``harmless`` (see tests/hostile.py)
+``/etag-churn/<file>``                          fixture with a new ETag and Last-Modified on
+                                                every response, never 304; ``?vary=1`` also
+                                                appends a comment (new bytes, same items)
 ``/garbage``                                    64 KiB of seeded random bytes as RSS
+``/garbage/<kind>``                             ``random``, ``xml`` (XML declaration and
+                                                ``<rss>``, then random), ``nul`` (then NULs)
+                                                or ``nul-item`` (an item, then NULs);
+                                                ``?kib=<size>``, ``?ctype=...``
 ``/template/<file>``                            feed fixture with ``{{BASE}}`` -> ``base_url``
 ``/pages/<file>``                               HTML page from fixtures/pages (``?ctype=...``)
 ``/private/<file>``                             same pages (robots.txt tests disallow /private/)
@@ -57,6 +73,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+try:
+    from tests import hostile
+except ImportError:  # pragma: no cover - tests/ on sys.path but not a package
+    import hostile  # type: ignore[no-redef]
+
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures" / "feeds"
 PAGES_DIR = Path(__file__).resolve().parent / "fixtures" / "pages"
 #: Placeholder replaced by the server's base URL in feeds served from ``/template/<file>``.
@@ -76,6 +97,8 @@ SLOW_FEED = "ru_windows1251_declared.xml"
 MAX_SLOW_SECONDS = 30.0
 GARBAGE_SIZE = 64 * 1024
 GARBAGE_SEED = 20240101
+#: Bytes of the X-Padding header of ``/drip-head``: 4 KiB at one a second is over an hour.
+DRIP_HEAD_PADDING = 4096
 MIB = 1024 * 1024
 
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
@@ -382,6 +405,9 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         if data is None:
             self._not_found(name)
             return
+        self._send_feed_bytes(name, data, extra)
+
+    def _send_feed_bytes(self, name: str, data: bytes, extra: dict[str, str] | None) -> None:
         headers = {"Content-Type": self._feed_content_type(name)}
         headers.update(extra or {})
         self.send_bytes(200, data, headers)
@@ -443,6 +469,21 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
             if not self.sleep(interval):
                 return
 
+    def ep_drip_head(self, args: list[str]) -> None:
+        # The read timeout restarts with every byte, so only an overall deadline ends this.
+        interval = float(args[0])
+        self.close_connection = True
+        padding = "x" * DRIP_HEAD_PADDING
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+            f"X-Padding: {padding}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ).encode("ascii")
+        for byte in head:
+            self.wfile.write(bytes((byte,)))
+            self.wfile.flush()
+            if not self.sleep(interval):
+                return
+
     def ep_drop(self, args: list[str]) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
@@ -471,19 +512,43 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
 
     def ep_oversize(self, args: list[str]) -> None:
         total = int(float(args[0]) * MIB)
+        framing = self.query.get("framing", "chunked")
+        headers = {"Content-Type": "application/rss+xml; charset=utf-8"}
+        chunks = iter_oversize_feed(total)
+        if framing == "length":  # a whole feed a little shorter, padded to the length
+            chunks = _exactly(iter_oversize_feed(max(0, total - 4096)), total)
+        self._send_stream(headers, chunks, framing, total)
+
+    def _send_stream(
+        self, headers: dict[str, str], chunks: Iterator[bytes], framing: str, length: int = 0
+    ) -> None:
+        """A 200 whose body is generated while it is sent: ``chunked``, ``length`` (a
+        Content-Length of ``length``) or ``close`` (no length; the body ends at close)."""
+        if framing not in ("chunked", "length", "close"):
+            raise ValueError(f"unknown framing: {framing}")
         self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif framing == "length":
+            self.send_header("Content-Length", str(length))
+        else:
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             self.wfile.flush()
             return
-        for chunk in iter_oversize_feed(total):
+        for chunk in chunks:
             if self.stopping:
                 self.close_connection = True
                 return
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
+            if framing == "chunked":
+                chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+            self.wfile.write(chunk)
+        if framing == "chunked":
+            self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
     def ep_oversize_declared(self, args: list[str]) -> None:
@@ -509,8 +574,41 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         headers = {"Content-Type": self._feed_content_type(name), "Content-Encoding": "gzip"}
         self.send_bytes(200, compressed, headers)
 
+    def ep_gzip_bomb(self, args: list[str]) -> None:
+        mib = int(args[0])
+        encoding = self.query.get("encoding", "gzip")
+        chunks = hostile.iter_bomb(mib, encoding)
+        headers = {"Content-Type": "application/rss+xml", "Content-Encoding": encoding}
+        self._send_stream(headers, chunks, "chunked")
+
+    def ep_entities(self, args: list[str]) -> None:
+        refs = int(self.query.get("refs", "16384"))
+        body = hostile.entity_document(args[0], self.feed_server.base_url, refs)
+        self.send_bytes(200, body, {"Content-Type": "application/rss+xml"})
+
+    def ep_etag_churn(self, args: list[str]) -> None:
+        name = "/".join(args)
+        data = self._fixture(name)
+        if data is None:
+            self._not_found(name)
+            return
+        n = self.feed_server.next_response_number()
+        if self.query.get("vary"):
+            data += f"\n<!-- response {n} -->\n".encode()
+        validators = {
+            "ETag": f'"churn-{n}"',
+            "Last-Modified": email.utils.formatdate(time.time() + n, usegmt=True),
+        }
+        self._send_feed_bytes(name, data, validators)
+
     def ep_garbage(self, args: list[str]) -> None:
-        self.send_bytes(200, garbage_bytes(), {"Content-Type": "application/rss+xml"})
+        ctype = self.query.get("ctype", "application/rss+xml")
+        if not args:
+            self.send_bytes(200, garbage_bytes(), {"Content-Type": ctype})
+            return
+        size = int(float(self.query.get("kib", "64")) * 1024)
+        body = hostile.garbage(args[0], size, GARBAGE_SEED)
+        self.send_bytes(200, body, {"Content-Type": ctype})
 
     def ep_template(self, args: list[str]) -> None:
         name = "/".join(args)
@@ -547,12 +645,16 @@ _BUILTINS: dict[str, Callable[[FeedRequestHandler, list[str]], None]] = {
     "retry-after-date": FeedRequestHandler.ep_retry_after_date,
     "slow": FeedRequestHandler.ep_slow,
     "drip": FeedRequestHandler.ep_drip,
+    "drip-head": FeedRequestHandler.ep_drip_head,
     "drop": FeedRequestHandler.ep_drop,
     "redirect-loop": FeedRequestHandler.ep_redirect_loop,
     "redirect": FeedRequestHandler.ep_redirect,
     "oversize": FeedRequestHandler.ep_oversize,
     "oversize-declared": FeedRequestHandler.ep_oversize_declared,
     "gzip": FeedRequestHandler.ep_gzip,
+    "gzip-bomb": FeedRequestHandler.ep_gzip_bomb,
+    "entities": FeedRequestHandler.ep_entities,
+    "etag-churn": FeedRequestHandler.ep_etag_churn,
     "garbage": FeedRequestHandler.ep_garbage,
     "template": FeedRequestHandler.ep_template,
     "pages": FeedRequestHandler.ep_pages,
@@ -571,6 +673,19 @@ def _read_fixture(base_dir: Path, name: str) -> bytes | None:
     if path.parent != base or not path.is_file():
         return None
     return path.read_bytes()
+
+
+def _exactly(chunks: Iterator[bytes], total: int) -> Iterator[bytes]:
+    """``chunks`` cut or padded with spaces (after the root element: still XML) to
+    exactly ``total`` bytes, for a true Content-Length."""
+    sent = 0
+    for chunk in chunks:
+        chunk = chunk[: total - sent]
+        sent += len(chunk)
+        yield chunk
+        if sent >= total:
+            return
+    yield b" " * (total - sent)
 
 
 def garbage_bytes() -> bytes:
@@ -625,6 +740,7 @@ class FeedServer:
         self._connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
         self._stop_event = threading.Event()
+        self._responses = 0  # numbers the responses of /etag-churn
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -752,6 +868,12 @@ class FeedServer:
                 return True
             time.sleep(0.01)
         return self.count(path) >= n
+
+    def next_response_number(self) -> int:
+        """1, 2, 3... across the server's life (the ETag of ``/etag-churn``)."""
+        with self._lock:
+            self._responses += 1
+            return self._responses
 
     # ------------------------------------------------------------ internals
     def _record(self, req: RecordedRequest) -> None:

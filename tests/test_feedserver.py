@@ -8,12 +8,14 @@ import hashlib
 import html
 import importlib.util
 import re
+import socket
 import sys
 import threading
 import time
 import tomllib
 import urllib.robotparser
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 
 import feedparser
@@ -21,6 +23,7 @@ import httpx
 import pytest
 
 try:
+    from tests import hostile
     from tests.feedserver import (  # noqa: F401  (feed_server: the fixture)
         LAST_MODIFIED,
         FeedServer,
@@ -28,6 +31,7 @@ try:
         feed_server,
     )
 except ImportError:  # pragma: no cover - tests/ on sys.path but not a package
+    import hostile  # type: ignore[no-redef]
     from feedserver import LAST_MODIFIED, FeedServer, RecordedRequest, feed_server  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -37,6 +41,7 @@ PAGE_FILES = sorted(p.name for p in PAGES.glob("*.html"))
 MANIFEST = tomllib.loads((FEEDS / "MANIFEST.toml").read_text(encoding="utf-8"))["files"]
 FEED_FILES = sorted(p.name for p in FEEDS.glob("*.xml"))
 CP1251_HEADERS = {"content-type": "application/rss+xml; charset=windows-1251"}
+MIB = 1024 * 1024
 
 
 def _load_feedgen():
@@ -187,6 +192,19 @@ def test_drip_sends_bytes_slowly_without_length(feed_server):
         httpx.get(feed_server.url("/drip/100/1"), timeout=0.3)
 
 
+def test_drip_head_sends_the_status_line_and_headers_slowly(feed_server):
+    with socket.create_connection(("127.0.0.1", feed_server.port), timeout=5.0) as sock:
+        sock.sendall(b"GET /drip-head/0.05 HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        started = time.monotonic()
+        while time.monotonic() - started < 0.5:
+            received += sock.recv(100)
+    # ~10 bytes in half a second, one at a time: the headers take minutes to arrive.
+    assert b"HTTP/1.1 200 OK\r\n".startswith(received) and 3 <= len(received) <= 15
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(feed_server.url("/drip-head/1"), timeout=0.3)
+
+
 def test_drop_closes_without_response(feed_server, client):
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.get(feed_server.url("/drop"))
@@ -252,6 +270,21 @@ def test_oversize_client_can_abort_early(feed_server, capfd):
     assert feed_server.errors == []
 
 
+@pytest.mark.parametrize("framing", ["length", "close"])
+def test_oversize_framings(feed_server, client, framing):
+    resp = client.get(feed_server.url(f"/oversize/0.25?framing={framing}"))
+    assert resp.status_code == 200 and "transfer-encoding" not in resp.headers
+    if framing == "length":
+        assert resp.headers["content-length"] == str(len(resp.content)) == str(MIB // 4)
+    else:
+        assert "content-length" not in resp.headers and resp.headers["connection"] == "close"
+    assert len(ET.fromstring(resp.content).findall("./channel/item")) > 200
+    with httpx.stream("GET", feed_server.url("/oversize/1024?framing=length")) as big:
+        assert big.headers["content-length"] == str(1024 * MIB)
+        assert next(big.iter_raw()).startswith(b"<?xml")  # and no more is read
+    assert client.get(feed_server.url("/oversize/1?framing=other")).status_code == 400
+
+
 def test_oversize_declared_length_then_short_body(feed_server):
     with httpx.stream("GET", feed_server.url("/oversize-declared/5"), timeout=5.0) as resp:
         assert resp.headers["content-length"] == str(5 * 1024 * 1024)
@@ -272,6 +305,90 @@ def test_gzip(feed_server, client):
         compressed = b"".join(raw.iter_raw())
     assert compressed[:2] == b"\x1f\x8b"
     assert gzip.decompress(compressed) == data
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "gzip,gzip"])
+def test_gzip_bomb_inflates_to_zeros(feed_server, encoding):
+    url = feed_server.url(f"/gzip-bomb/8?encoding={encoding}")
+    with httpx.stream("GET", url, timeout=5.0) as resp:
+        assert resp.headers["content-encoding"] == encoding
+        assert resp.headers["transfer-encoding"] == "chunked"
+        wire = b"".join(resp.iter_raw())
+    if encoding == "deflate":
+        inflated = zlib.decompress(wire)
+    else:
+        inflated = gzip.decompress(wire)
+        if encoding == "gzip,gzip":
+            inflated = gzip.decompress(inflated)
+    assert inflated == bytes(8 * MIB)
+    assert len(wire) < (10_000 if encoding != "gzip,gzip" else 200)  # ~1 KiB a MiB, or less
+
+
+def test_gzip_bomb_of_ten_gib_starts_at_once(feed_server):
+    first = b""
+    with httpx.stream("GET", feed_server.url("/gzip-bomb/10240"), timeout=5.0) as resp:
+        for raw in resp.iter_raw():
+            first += raw
+            if len(first) > 4096:
+                break
+    assert first.startswith(b"\x1f\x8b")
+    inflated = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(first, MIB)
+    assert inflated == bytes(len(inflated)) and len(inflated) == MIB
+
+
+@pytest.mark.parametrize("kind", hostile.ENTITY_KINDS)
+def test_entities(feed_server, client, kind):
+    resp = client.get(feed_server.url(f"/entities/{kind}"))
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/rss+xml"
+    body = resp.content
+    assert body.startswith(b"<?xml") and b"<!DOCTYPE rss [" in body and b"<!ENTITY " in body
+    if kind.startswith("laughs"):
+        assert b'<!ENTITY lol9 "' + b"&lol8;" * 10 + b'">' in body and b"&lol9;" in body
+        assert (b'"lol<b/>"' in body) == (kind == "laughs-hidden")
+    elif kind == "quadratic":
+        assert body.count(b"&a;") == 16384 and b"A" * 65536 in body
+        assert client.get(feed_server.url(f"/entities/{kind}?refs=3")).content.count(b"&a;") == 3
+    elif kind == "external":
+        assert b'SYSTEM "file:///etc/passwd"' in body
+        assert f'SYSTEM "{feed_server.url("/xxe-probe")}"'.encode() in body
+        assert b"<!ENTITY % dtd SYSTEM" in body
+    else:
+        entries = feedparser.parse(body).entries
+        assert [e.title for e in entries] == ["Hello\xa0from Example News", "Example News again"]
+    assert client.get(feed_server.url("/entities/other")).status_code == 400
+
+
+@pytest.mark.parametrize("vary", [False, True])
+def test_etag_churn(feed_server, client, vary):
+    url = feed_server.url("/etag-churn/az_latin.xml" + ("?vary=1" if vary else ""))
+    first = client.get(url)
+    second = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert (first.status_code, second.status_code) == (200, 200)  # never 304
+    assert first.headers["etag"] != second.headers["etag"]
+    assert first.headers["last-modified"] != second.headers["last-modified"]
+    data = (FEEDS / "az_latin.xml").read_bytes()
+    if vary:
+        assert first.content.startswith(data) and second.content.startswith(data)
+        assert first.content != second.content
+    else:
+        assert first.content == second.content == data
+
+
+@pytest.mark.parametrize("kind", hostile.GARBAGE_KINDS)
+def test_garbage_kinds(feed_server, client, kind):
+    resp = client.get(feed_server.url(f"/garbage/{kind}?kib=8&ctype=text/xml"))
+    assert resp.headers["content-type"] == "text/xml"
+    assert resp.content == client.get(feed_server.url(f"/garbage/{kind}?kib=8")).content
+    tail = resp.content[-8 * 1024 :]
+    if kind == "random":
+        assert resp.content == tail and len(set(tail)) > 200
+    else:
+        assert resp.content.startswith(b'<?xml version="1.0"') and b"<rss" in resp.content
+        assert (tail == bytes(8 * 1024)) == (kind != "xml")
+        assert (hostile.NUL_ITEM in resp.content) == (kind == "nul-item")
+    parsed = feedparser.parse(resp.content)
+    assert parsed.bozo and len(parsed.entries) == (1 if kind == "nul-item" else 0)
+    assert client.get(feed_server.url("/garbage/other")).status_code == 400
 
 
 def test_garbage_is_deterministic(feed_server, client):
