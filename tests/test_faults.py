@@ -1,238 +1,52 @@
 """Faults, each with a clear expected result: the daemon killed with SIGKILL in the
 middle of a poll and restarted, a database locked by another process, Elasticsearch
-unreachable, a translation that throws on one article.
+unreachable. (A translation that throws on one article: test_faults_translate.py.)
 
 Everything runs against real things on 127.0.0.1: ``monitor run`` as a process, the feed
-server, the webhook receiver, a second process holding SQLite's write lock, the tiny
-real Argos model. Every wait is bounded.
+server, the webhook receiver, a second process holding SQLite's write lock; the tools
+are in tests/faultkit.py. Every wait is bounded.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_feeds
-
-pytest_plugins = ("tests.alertservers",)
-
-MARKER = "quartzite"  # the alert rule's word: in every other article
-RULES = f"""
-[channels.desk]
-type = "webhook"
-url = "{{hook}}"
-
-[[rules]]
-name = "drill"
-query = "{MARKER}"
-channels = ["desk"]
-throttle_hours = 0
-"""
-WAIT_SECONDS = 60  # the bound of every wait on a daemon (CI machines are slow)
-
-_TOPICS = (
-    "grain exports through the northern port",
-    "a new bridge over the river near the old market",
-    "winter heating prices in the capital",
-    "the regional football final and its crowd",
-    "a museum that reopened after restoration",
-    "water supply repairs in three districts",
-    "the university entrance examinations",
-    "a mountain road closed by a landslide",
+from tests.faultkit import (
+    RULES,
+    WAIT_SECONDS,
+    Deployment,
+    LockHolder,
+    article,
+    kill_in_the_middle_of_a_send,
+    outbox_rows,
+    query,
+    received,
+    rss,
+    settled,
+    store_write_locked,
+    wait_for,
+    would_send,
 )
 
-
-def article(feed: int, n: int) -> dict:
-    """An invented English article, distinct from every other one."""
-    topic = _TOPICS[(feed + n) % len(_TOPICS)]
-    marked = n % 2 == 0 and n < 20  # at most 10 alerts a feed
-    text = (
-        f"Report {feed}-{n} on {topic}. Officials said on day {n} of the month that work "
-        f"in sector {feed * 100 + n} would continue. "
-        + (f"Engineers found {MARKER} deposits under the site. " if marked else "")
-        + f"Residents of block {n * 7 + feed} asked for more information."
-    )
-    return {
-        "title": f"Drill {feed}-{n}: {topic}",
-        "text": text,
-        "url": f"/drill/{feed}/{n}",
-        "marked": marked,
-    }
-
-
-def rss(base_url: str, articles: list[dict]) -> bytes:
-    """An RSS 2.0 document of these articles."""
-    from xml.sax.saxutils import escape
-
-    items = "".join(
-        f"<item><title>{escape(a['title'])}</title><link>{base_url}{a['url']}</link>"
-        f"<description>{escape(a['text'])}</description>"
-        f"<pubDate>Tue, 12 Nov 2024 09:{i % 60:02d}:00 +0000</pubDate></item>"
-        for i, a in enumerate(articles)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>drill</title><link>{base_url}</link><description>d</description>"
-        f"{items}</channel></rss>"
-    ).encode()
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = WAIT_SECONDS) -> None:
-    """Poll ``condition`` until true; fail naming ``what`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def query(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of a query on a database the daemon may be writing (WAL: readers never wait)."""
-    if not path.exists():
-        return []
-    with closing(sqlite3.connect(path, timeout=10)) as conn:
-        try:
-            return conn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # the daemon has not created it yet
-                return []
-            raise
-
-
-class Deployment:
-    """A data folder, feeds, rules and ``monitor run`` processes on them, one at a time."""
-
-    def __init__(self, tmp_path: Path, hook_url: str, feeds: list[dict]):
-        self.tmp = tmp_path
-        self.data = tmp_path / "data"
-        (tmp_path / "monitor.toml").write_text(
-            'data_dir = "data"\nfeeds_file = "feeds.toml"\nalerts_file = "alerts.toml"\n'
-            "per_host_min_interval_seconds = 0\nper_host_concurrency = 16\n"
-            "scheduler_tick_seconds = 1\nalerts_match_seconds = 0.5\nhttp_port = 0\n"
-            'translation = false\nload_seed_on_start = false\nlog_format = "json"\n'
-        )
-        write_feeds(tmp_path / "feeds.toml", feeds)
-        (tmp_path / "alerts.toml").write_text(RULES.format(hook=hook_url))
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        self.env["MONITOR_CONFIG"] = str(tmp_path / "monitor.toml")
-        self.proc: subprocess.Popen | None = None
-        self.runs = 0
-
-    def start(self) -> None:
-        """Start ``monitor run`` in its own process group (its parser processes with it)."""
-        self.runs += 1
-        self._log = open(self.tmp / f"run-{self.runs}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run"],
-            cwd=self.tmp,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            start_new_session=True,
-        )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no handler runs, nothing is flushed."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self._log.close()
-
-    def stop(self) -> int:
-        """SIGTERM, as systemd stops it; the exit status."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            self._log.close()
-
-    def cleanup(self) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def events(self, run: int | None = None) -> list[dict]:
-        text = (self.tmp / f"run-{run or self.runs}.log").read_text()
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-    # -- what the databases say ---------------------------------------------------------
-
-    @property
-    def store(self) -> Path:
-        return self.data / "store.sqlite3"
-
-    @property
-    def state(self) -> Path:
-        return self.data / "state.sqlite3"
-
-    def urls(self) -> Counter:
-        return Counter(u for (u,) in query(self.store, "SELECT url FROM documents"))
-
-    def ids(self) -> set[str]:
-        return {i for (i,) in query(self.store, "SELECT id FROM documents")}
-
-    def seen(self) -> set[str]:
-        return {i for (i,) in query(self.state, "SELECT article_id FROM seen")}
-
-    def pending_deliveries(self) -> list[tuple]:
-        return query(
-            self.state,
-            "SELECT a.key, d.channel, d.next_attempt_at FROM alert_deliveries d "
-            "JOIN alerts a ON a.id = d.alert_id WHERE d.status = 'pending'",
-        )
-
-    def queued(self) -> int:
-        return len(query(self.state, "SELECT seq FROM alert_queue"))
-
-    def leased(self) -> set[str]:
-        """Keys of deliveries claimed by a sender (a lease ahead of now) and not marked:
-        the ones in flight when a process died."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 60))
-        return {key for key, _, at in self.pending_deliveries() if at > now}
-
-    def expire_leases(self) -> None:
-        """Move every claim's lease to now, as if its 10 minutes had passed."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        with closing(sqlite3.connect(self.state, timeout=10)) as conn, conn:
-            conn.execute(
-                "UPDATE alert_deliveries SET next_attempt_at = ? WHERE status = 'pending'", (now,)
-            )
-
-
-def store_write_locked(path: Path) -> bool:
-    """True while another connection holds the database's write lock (a transaction)."""
-    with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as conn:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):
-                return True
-            raise
-        conn.execute("ROLLBACK")
-        return False
+pytest_plugins = ("tests.alertservers",)
 
 
 @pytest.fixture
 def drill(tmp_path, feed_server, webhook_receiver):
     """``drill({feed number: (articles, full_text)})``: the feeds served on the feed
-    server and a deployment on them; every daemon is killed at the end of the test."""
+    server and a deployment on them (alerts to the webhook receiver unless ``alerts`` is
+    false); every daemon is killed at the end of the test."""
     made: list[Deployment] = []
 
-    def make(feeds: dict[int, tuple[int, bool]]):
+    def make(feeds: dict[int, tuple[int, bool]], alerts: bool = True):
         specs, articles = [], {}
         for number, (count, full_text) in feeds.items():
             items = [article(number, n) for n in range(count)]
@@ -241,8 +55,8 @@ def drill(tmp_path, feed_server, webhook_receiver):
             spec = {"name": f"drill {number}", "url": feed_server.url(path), "language": "en"}
             specs.append({**spec, "full_text": full_text})
             articles.update({feed_server.base_url + a["url"]: a for a in items})
-        deployment = Deployment(tmp_path, webhook_receiver.url, specs)
-        deployment.articles = articles
+        hook = webhook_receiver.url if alerts else None
+        deployment = Deployment(tmp_path, hook, specs, articles)
         made.append(deployment)
         return deployment
 
@@ -251,24 +65,18 @@ def drill(tmp_path, feed_server, webhook_receiver):
         deployment.cleanup()
 
 
-def received(receiver) -> Counter:
-    """How many times each alert key reached the webhook receiver."""
-    return Counter(r.headers["idempotency-key"] for r in receiver.requests)
+@pytest.fixture
+def lock_holders():
+    """Start ``LockHolder(path)``s; every one is released at the end of the test."""
+    made: list[LockHolder] = []
 
+    def hold(path: Path) -> LockHolder:
+        made.append(LockHolder(path))
+        return made[-1]
 
-def settled(d: Deployment, receiver, expected: int) -> Callable[[], bool]:
-    """Every article stored, matched and its alerts delivered."""
-
-    def check() -> bool:
-        assert d.alive(), d.events()[-5:]  # the daemon died
-        return (
-            sum(d.urls().values()) >= len(d.articles)
-            and d.queued() == 0
-            and not d.pending_deliveries()
-            and len(received(receiver)) >= expected
-        )
-
-    return check
+    yield hold
+    for holder in made:
+        holder.release()
 
 
 def assert_each_once(d: Deployment, receiver, sent_twice: set[str] = frozenset()) -> None:
@@ -297,6 +105,9 @@ def restart_and_finish(d: Deployment, receiver) -> None:
     assert d.stop() == 0
     names = [e["event"] for e in d.events()]
     assert "daemon_stopped" in names and "poll_crashed" not in names
+
+
+# -- SIGKILL in the middle of a poll -------------------------------------------------------
 
 
 def test_killed_while_a_feed_waits_for_its_pages(drill, feed_server, webhook_receiver):
@@ -388,48 +199,6 @@ def test_killed_while_an_alert_is_being_delivered(drill, webhook_receiver):
 
 
 # -- a database locked by another process ----------------------------------------------
-
-HOLD_LOCK = r"""
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()  # until the test says so, or its end closes the pipe
-conn.execute("ROLLBACK")
-"""
-
-
-class LockHolder:
-    """Another process holding SQLite's exclusive write lock on a file (as an open
-    ``sqlite3`` shell in a transaction, or a backup tool, does)."""
-
-    def __init__(self, path: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def lock_holders():
-    """Start ``LockHolder(path)``s; every one is released at the end of the test."""
-    made: list[LockHolder] = []
-
-    def hold(path: Path) -> LockHolder:
-        made.append(LockHolder(path))
-        return made[-1]
-
-    yield hold
-    for holder in made:
-        holder.release()
 
 
 @pytest.fixture
@@ -527,169 +296,85 @@ def test_a_database_locked_by_another_process(
     assert thread.is_alive() and daemon.pool.alive()
 
 
-# -- a translation that throws on one article -------------------------------------------
+# -- Elasticsearch unreachable ------------------------------------------------------------
+# test_elastic_down.py proves that articles polled while the cluster is down wait in the
+# outbox in order (a re-poll queues none again), that sends back off, that a 503 keeps
+# the writes, and that the daemon starts, polls and stops with the cluster down;
+# test_elastic_integration.py (a real cluster, MONITOR_TEST_ES_URL) that writes queued
+# while it was down arrive in order once it is up. Added here: a SIGKILL in the middle
+# of a send, and the daemon's own round trip to a real cluster afterwards.
 
 
-@pytest.fixture(scope="module")
-def ru_package(tmp_path_factory) -> Path:
-    """The tiny real Argos package ru→en (tests/fixtures/argos_model.py)."""
-    from tests.fixtures.argos_model import build_package
+def test_killed_while_sending_to_an_elasticsearch_that_does_not_answer(drill):
+    """SIGKILL while a send to the cluster waits for an answer (its rows claimed), then a
+    restart with the cluster still down (a closed port). Expected: every article waits in
+    the outbox exactly once (the re-poll of the feed whose poll was cut queues none
+    again), ``seen`` agrees, the rows claimed by the dead sender are not taken by the new
+    one before its claim is stale (never two senders at once), and what would be sent is
+    one ``create`` per article, with its story."""
+    from tests.localservers import closed_port_url
 
-    return build_package(tmp_path_factory.mktemp("argos-ru"), "ru")
+    d = drill({1: (5, False), 2: (5, False), 3: (5, False)}, alerts=False)
+    claimed = kill_in_the_middle_of_a_send(d)
+    d.env["MONITOR_ELASTICSEARCH_URL"] = closed_port_url()
+    d.start()
+
+    def settled() -> bool:
+        assert d.alive(), d.events()[-5:]
+        polled = query(d.state, "SELECT count(*) FROM feed_state WHERE last_outcome = 'ok'")
+        rows = outbox_rows(d)
+        tried = [r for r in rows if r["seq"] not in claimed]
+        return polled == [(3,)] and all("cannot reach" in (r["last_error"] or "") for r in tried)
+
+    wait_for(settled, "every feed polled and the restart's send failed")
+    assert d.stop() == 0
+    rows = outbox_rows(d)
+    assert {r["seq"] for r in rows if r["claimed_at"]} == claimed  # still the dead one's
+    creates = Counter(r["doc_id"] for r in rows if r["op"] == "create")
+    assert len(creates) == len(d.articles) and max(creates.values()) == 1
+    assert set(creates) == d.seen()
+    actions = would_send(rows, "monitor")
+    assert [a["_op_type"] for a in actions] == ["create"] * len(d.articles)
+    assert {a["_id"] for a in actions} == d.seen()
+    assert {a["_source"]["url"] for a in actions} == set(d.articles)
+    assert all(a["_source"]["story_id"] for a in actions)
+    # the poll cut short (its articles kept and queued) was polled again: duplicates
+    again = [e["articles"] for e in d.events() if e["event"] == "poll_done"]
+    assert {"dropped_duplicate_id": 5} in again
 
 
-POISON = "Нахичевани"  # in one title of ru_rdf.xml only
+ES_URL = os.environ.get("MONITOR_TEST_ES_URL", "")
 
 
-def test_a_translation_that_throws_on_one_article_is_quarantined_and_replayed(
-    tmp_path, feed_server, make_settings, make_context, ru_package, monkeypatch
-):
-    """The engine throws for the batch holding one article's sentences (fault injected
-    on the real engine, the tiny real model). Expected: that article is quarantined
-    (stage ``translate``, with the error; ``monitor quarantine list`` shows it), its
-    original stays stored and searchable with ``translation_status: failed``, the other
-    articles are translated; a retry that fails again stays one open row; once the fault
-    is gone ``monitor quarantine replay`` translates it and marks the row replayed. An
-    article that broke a stage before it was kept is listed and replayed beside it."""
-    from monitor import pipeline
-    from monitor.feeds import Feed
-    from monitor.stages import normalize
-    from monitor.stages.fetch import Fetcher
-    from monitor.stages.translate import translate_waiting
-    from monitor.store import SearchQuery
-    from monitor.translate.engine import Engine
-    from monitor.translate.models import install_file
-    from tests.test_cli import Cli
+@pytest.mark.skipif(not ES_URL, reason="MONITOR_TEST_ES_URL is not set (a real Elasticsearch)")
+def test_after_a_kill_mid_send_every_article_reaches_a_real_cluster_once(drill):
+    """The same kill, then a restart against a real cluster once the dead sender's claim
+    is stale: every article is indexed exactly once and the outbox is empty."""
+    import uuid
 
-    cli = Cli(tmp_path, feed_server)  # the commands, on the same data folder
-    settings = make_settings()
-    install_file(ru_package, settings.data_dir / "models")
-    ctx = make_context(settings)
-    ctx.translator = engine = Engine(settings, ctx.state)
-    real_translate, real_normalize = engine.translate, normalize.run
+    from monitor.settings import load_settings
+    from monitor.store.elastic.client import build_client, remove_installed
+    from tests.test_elastic_integration import _es_overrides
 
-    def throws_on_one(model, sentences):
-        if any(POISON in s for s in sentences):
-            raise RuntimeError("CUDA out of memory (injected)")
-        return real_translate(model, sentences)
-
-    def breaks_on_one(article, ctx):
-        if "Zangezur" in article.entry.title:
-            raise ValueError("cannot normalize this one (injected)")
-        real_normalize(article, ctx)
-
-    monkeypatch.setattr(engine, "translate", throws_on_one)
-    monkeypatch.setattr(normalize, "run", breaks_on_one)
-    fetcher = Fetcher(settings, ctx.stop)
+    alias = f"monitor-test-{uuid.uuid4().hex[:8]}"
+    overrides = _es_overrides(alias)
+    d = drill({1: (5, False), 2: (5, False), 3: (5, False)}, alerts=False)
+    kill_in_the_middle_of_a_send(d)
+    with closing(sqlite3.connect(d.state, timeout=10)) as conn, conn:
+        conn.execute("UPDATE outbox SET claimed_at = '2000-01-01T00:00:00+00:00'")  # stale
+    d.env.pop("MONITOR_ELASTICSEARCH_TIMEOUT_SECONDS")  # the default, for a real cluster
+    for key, value in overrides.items():
+        d.env[f"MONITOR_{key.upper()}"] = str(value).lower() if value is False else str(value)
+    client = build_client(load_settings(None, overrides, environ={}))
     try:
-        for name, language in (("ru_rdf.xml", "ru"), ("en_atom.xml", "en")):
-            feed = Feed(name=name, url=feed_server.url(f"/feeds/{name}"), language=language)
-            pipeline.poll_feed(ctx, fetcher, feed)
+        d.start()
+        wait_for(lambda: d.alive() and not outbox_rows(d), "the outbox sent")
+        assert d.stop() == 0
+        client.indices.refresh(index=alias)
+        hits = client.search(index=alias, size=100, query={"match_all": {}})["hits"]["hits"]
+        urls = Counter(h["_source"]["url"] for h in hits)
+        assert set(urls) == set(d.articles) and max(urls.values()) == 1
+        assert {h["_id"] for h in hits} == d.seen()
     finally:
-        fetcher.close()
-    docs = {d["title"]: d for d in ctx.store.find({"language": "ru"})}
-    (failed,) = [d for t, d in docs.items() if POISON in t]
-    assert failed["translation_status"] == "failed"
-    assert "CUDA out of memory" in failed["translation_error"]
-    assert {d["translation_status"] for d in docs.values() if d is not failed} == {"done"}
-    hits = ctx.store.search(SearchQuery(text=POISON)).hits
-    assert [h["id"] for h in hits] == [failed["id"]]  # the original stays searchable
-
-    rows = ctx.state.quarantined()
-    assert [r["stage"] for r in rows] == ["translate", "normalize"]  # in the order polled
-    row = rows[0]
-    assert row["article_id"] == failed["id"] and "CUDA out of memory" in row["error"]
-    assert translate_waiting(ctx, "failed", 100) == {"failed": 1}  # still broken…
-    assert len(ctx.state.quarantined()) == 2  # …and still one row for it
-
-    listed = [json.loads(x) for x in cli.run("quarantine", "list", "--json").stdout.splitlines()]
-    assert [(x["stage"], x["feed"]) for x in listed] == [
-        ("translate", "ru_rdf.xml"),
-        ("normalize", "en_atom.xml"),
-    ]
-    assert listed[0]["article_id"] == failed["id"] and listed[0]["title"] == failed["title"]
-    text = cli.run("quarantine", "list").stdout
-    assert "stage=translate: RuntimeError: CUDA out of memory (injected)" in text
-    assert f"(document {failed['id']})" in text and "cannot normalize this one" in text
-
-    # the fault is gone in a new process: the command replays both rows
-    replayed = cli.run("quarantine", "replay").stdout
-    assert replayed.strip() == "replayed: translation_done 1, stored 1"
-    assert ctx.store.get(failed["id"])["translation_status"] == "done"
-    assert ctx.store.get(failed["id"])["title_en"]
-    assert ctx.state.quarantined() == []
-    assert all(r["replayed_at"] for r in ctx.state.quarantined(include_replayed=True))
-    assert cli.run("quarantine", "list").stdout.strip() == "quarantine is empty"
-
-
-def test_a_translation_failing_again_on_replay_opens_a_new_row(
-    make_settings, make_context, feed_server, ru_package, monkeypatch
-):
-    """Replayed while the fault is still there: the old row is marked replayed and one
-    new row holds the new error (the history stays readable)."""
-    from monitor import pipeline
-    from monitor.feeds import Feed
-    from monitor.stages.fetch import Fetcher
-    from monitor.translate.engine import Engine
-    from monitor.translate.models import install_file
-
-    settings = make_settings()
-    install_file(ru_package, settings.data_dir / "models")
-    ctx = make_context(settings)
-    ctx.translator = engine = Engine(settings, ctx.state)
-    real = engine.translate
-    calls = Counter()
-
-    def throws_on_one(model, sentences):
-        if any(POISON in s for s in sentences):
-            calls["failed"] += 1
-            raise RuntimeError(f"failure {calls['failed']}")
-        return real(model, sentences)
-
-    monkeypatch.setattr(engine, "translate", throws_on_one)
-    fetcher = Fetcher(settings, ctx.stop)
-    feed = Feed(name="ru", url=feed_server.url("/feeds/ru_rdf.xml"), language="ru")
-    pipeline.poll_feed(ctx, fetcher, feed)
-    fetcher.close()
-    (first,) = ctx.state.quarantined()
-    assert first["error"] == f"RuntimeError: failure {calls['failed']}"
-    assert pipeline.replay_quarantined(ctx) == {"translation_failed": 1}
-    (second,) = ctx.state.quarantined()
-    assert second["id"] != first["id"] and second["article_id"] == first["article_id"]
-    assert second["error"] != first["error"]  # a later failure, its own error
-    rows = ctx.state.quarantined(include_replayed=True)
-    assert [(r["id"], bool(r["replayed_at"])) for r in rows] == [
-        (first["id"], True),
-        (second["id"], False),
-    ]
-
-
-@pytest.mark.parametrize("locked", ["store", "state"])
-def test_a_translation_meeting_a_locked_database_is_retried_not_quarantined(
-    locked, make_settings, make_context, feed_server, ru_package, lock_holders, monkeypatch
-):
-    """A locked database is not the article's fault: the documents stay ``pending``
-    (the daemon's sweep translates them later), nothing is marked failed or quarantined."""
-    from monitor import db, pipeline
-    from monitor.feeds import Feed
-    from monitor.stages.fetch import Fetcher
-    from monitor.stages.translate import translate_documents, translate_waiting
-    from monitor.translate.engine import Engine
-    from monitor.translate.models import install_file
-
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)  # see test_a_database_locked_…
-    settings = make_settings()
-    install_file(ru_package, settings.data_dir / "models")
-    ctx = make_context(settings)
-    fetcher = Fetcher(settings, ctx.stop)
-    feed = Feed(name="ru", url=feed_server.url("/feeds/ru_rdf.xml"), language="ru")
-    assert pipeline.poll_feed(ctx, fetcher, feed).stored == 4  # no translator yet: pending
-    fetcher.close()
-    ctx.translator = Engine(settings, ctx.state)
-    docs = ctx.store.find({"language": "ru"})
-    holder = lock_holders(settings.store_db_path if locked == "store" else settings.state_db_path)
-    assert translate_documents(ctx, docs) == {"retry": 4}
-    holder.release()
-    assert {d["translation_status"] for d in ctx.store.find({"language": "ru"})} == {"pending"}
-    assert ctx.state.quarantined() == []
-    assert translate_waiting(ctx, "pending", 100) == {"done": 4}
+        remove_installed(client, alias)
+        client.close()
