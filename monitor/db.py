@@ -51,11 +51,12 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            raise StartupError(
-                f"cannot open database {path}: {exc}; check that the data folder "
-                "(data_dir / MONITOR_DATA_DIR) is writable"
-            ) from None
+        except (OSError, sqlite3.Error, RetryLater) as exc:
+            if isinstance(exc, RetryLater) or "locked" in str(exc):
+                fix = "another process holds a write transaction on it: end it, then start again"
+            else:
+                fix = "check that the data folder (data_dir / MONITOR_DATA_DIR) is writable"
+            raise StartupError(f"cannot open database {path}: {exc}; {fix}") from None
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""

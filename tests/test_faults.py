@@ -296,6 +296,28 @@ def test_a_database_locked_by_another_process(
     assert thread.is_alive() and daemon.pool.alive()
 
 
+@pytest.mark.parametrize("name", ["state", "store"])
+def test_a_database_locked_at_start_up_stops_it_with_one_line(
+    name, tmp_path, lock_holders, monkeypatch
+):
+    """A new data folder whose database file another process holds locked (nothing can
+    be created in it): start-up stops with one line that names the file and what to do,
+    not a traceback."""
+    from monitor import db
+    from monitor.errors import StartupError
+    from monitor.state import StateDB
+    from monitor.store.sqlite import SQLiteStore
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)
+    path = tmp_path / f"{name}.sqlite3"
+    lock_holders(path)
+    with pytest.raises(StartupError) as error:
+        (StateDB if name == "state" else SQLiteStore)(path)
+    message = str(error.value)
+    assert message.startswith(f"cannot open database {path}: ") and "\n" not in message
+    assert "another process holds a write transaction on it" in message
+
+
 # -- Elasticsearch unreachable ------------------------------------------------------------
 # test_elastic_down.py proves that articles polled while the cluster is down wait in the
 # outbox in order (a re-poll queues none again), that sends back off, that a 503 keeps
