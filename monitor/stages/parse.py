@@ -69,7 +69,7 @@ def parse(body: bytes, headers: dict[str, str], url: str, max_entries: int) -> P
     if not parsed.entries and (bozo or not parsed.get("version")):
         # An empty feed is fine when its XML is: broken XML with nothing in it is not a
         # feed, whatever root element its first bytes named.
-        raise MalformedFeed(bozo or "no feed elements found")
+        raise MalformedFeed(f"no entries and broken XML: {bozo}" if bozo else "no feed elements")
     meta = parsed.feed
     out = ParsedFeed(
         title=str(meta.get("title", "")),
