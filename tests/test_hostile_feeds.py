@@ -244,6 +244,7 @@ def test_a_new_etag_on_every_response_stores_nothing_twice_and_slows_down(env, v
             assert report.outcome == "unchanged" and report.entries == 0
         assert report.stored == 0
         factors.append(env.ctx.state.feed_state(feed.feed_id)["interval_factor"])
+    print("interval factors:", factors)
     assert len(env.docs(feed)) == 5
     # Nothing new: the interval only grows (adaptive polling), never speeds up.
     assert factors == sorted(factors) and factors[-1] > factors[0]
