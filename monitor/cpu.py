@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -68,8 +69,11 @@ def _exit_with_parent(parent: int) -> None:
 class CpuPool:
     """Runs a function inline or in a worker process; thread-safe."""
 
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, timeout: float | None = None):
+        """``timeout``: seconds a job may take before its worker processes are killed
+        (a feed built to make the parser crawl must not hold a core forever)."""
         self.processes = processes
+        self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -79,10 +83,18 @@ class CpuPool:
             return fn(*args)
         executor = self._get()
         try:
-            return executor.submit(fn, *args).result()
+            return executor.submit(fn, *args).result(timeout=self.timeout)
         except BrokenProcessPool as exc:
             self._reset(executor)
             raise WorkerDied(f"parser process died: {exc}") from None
+        except FuturesTimeout:
+            # One job cannot be stopped alone: the pool's processes are killed and
+            # rebuilt, and a job of another feed running beside it fails once too.
+            self._reset(executor, "timeout")
+            raise WorkerDied(
+                f"parsing took longer than {self.timeout:.0f} s (setting "
+                "`parse_timeout_seconds`); the parser processes were restarted"
+            ) from None
 
     def warm(self) -> None:
         """Start every worker process now (they start on first use otherwise)."""
@@ -114,11 +126,11 @@ class CpuPool:
                 )
             return self._executor
 
-    def _reset(self, broken: ProcessPoolExecutor) -> None:
+    def _reset(self, broken: ProcessPoolExecutor, reason: str = "died") -> None:
         with self._lock:
             if self._executor is broken:
                 self._executor = None
-        log.error("parser_process_died", extra={"processes": self.processes})
+        log.error("parser_process_died", extra={"processes": self.processes, "reason": reason})
         _terminate(broken)
 
 

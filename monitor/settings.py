@@ -121,6 +121,13 @@ class Settings(BaseModel):
         description="Processes that parse feeds and prepare articles (-1: one per core; "
         "0: inside the polling threads).",
     )
+    parse_timeout_seconds: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Longest time parsing one feed or page may take in a parser process "
+        "(then the processes are restarted and the poll is `malformed`).",
+    )
     per_host_concurrency: int = Field(
         2, ge=1, le=16, description="Requests to one host at the same time."
     )

@@ -43,6 +43,29 @@ def test_a_worker_that_dies_fails_its_job_and_is_replaced():
         pool.close()
 
 
+def _crawl() -> None:
+    time.sleep(60)  # a parse that never ends, as a feed built for it would make one
+
+
+def test_a_job_past_the_timeout_kills_its_worker_and_the_pool_goes_on():
+    pool = CpuPool(1, timeout=1)
+    try:
+        pool.warm()
+        busy = pool.pids()
+        started = time.monotonic()
+        with pytest.raises(WorkerDied, match="parse_timeout_seconds"):
+            pool.run(_crawl)
+        assert time.monotonic() - started < 10  # the bound, not a speed: 1 s plus a start
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in busy) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in busy)  # killed, not left crawling
+        pool.warm()  # a new worker's start (spawn, imports) is not the job's to pay here
+        assert pool.run(_pid) not in busy  # a new worker does the next job
+    finally:
+        pool.close()
+
+
 def test_auto_means_one_per_core_and_none_on_one_core(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert resolve_processes(-1) == 4 and resolve_processes(0) == 0

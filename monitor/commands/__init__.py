@@ -55,7 +55,7 @@ def open_context(settings: Settings, alerts: bool = False):
         settings=settings,
         state=state,
         store=store,
-        cpu=CpuPool(resolve_processes(settings.parse_processes)),
+        cpu=CpuPool(resolve_processes(settings.parse_processes), settings.parse_timeout_seconds),
     )
     if settings.translation:
         from monitor.translate.engine import Engine
