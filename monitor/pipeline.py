@@ -8,6 +8,7 @@ exactly one counted outcome: ``stored``, ``dropped_<reason>``, ``retry`` or
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -220,13 +221,21 @@ def poll_feed(
     decision = schedule.next_poll_at(
         _feed_state(state), outcome, now, _policy(ctx.settings, feed), random.random()
     )
-    _record(ctx, feed, state, report, fields, decision, revalidate, now)
+    try:
+        _record(ctx, feed, state, report, fields, decision, revalidate, now)
+    except RetryLater as exc:
+        # The state database stayed locked by another process (``database_locked`` says
+        # which file and what to do): nothing of this poll is recorded, so the feed is due
+        # again at the next tick with its old validators, and what was not kept comes back.
+        report.outcome, report.error = "not_recorded", str(exc)
+        decision = dataclasses.replace(decision, next_poll_at=now, reason="not_recorded")
     report.next_poll_at = decision.next_poll_at
     report.seconds = round(time.monotonic() - started, 3)
     ctx.metrics.polls.labels(report.outcome).inc()
     for status, count in report.translations.items():
         ctx.metrics.articles.labels("translate", status).inc(count)
-    level = logging.INFO if decision.failure_class is None else logging.WARNING
+    failed = decision.failure_class is not None or report.outcome == "not_recorded"
+    level = logging.WARNING if failed else logging.INFO
     flog.log(
         level,
         "poll_done",

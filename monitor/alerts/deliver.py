@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.alerts.channels import Channel, DeliveryError
+from monitor.errors import RetryLater
 from monitor.state import iso, parse_iso
 
 log = logging.getLogger("monitor.alerts.deliver")
@@ -92,10 +93,16 @@ class Sender:
         outcomes["unconfigured"] = self._report_unconfigured()
         down: set[str] = set()
         for _ in range(limit):
-            claimed = self._claim(set(self.channels) - down)
-            if claimed is None:
+            try:
+                claimed = self._claim(set(self.channels) - down)
+                if claimed is None:
+                    break
+                outcome = self._deliver(claimed)
+            except RetryLater:
+                # The state database is locked (``database_locked`` says by what): the
+                # next run goes on; a delivery sent but not marked is sent once more
+                # after its lease, with the same key.
                 break
-            outcome = self._deliver(claimed)
             outcomes[outcome] += 1
             if outcome == "failed":  # not again in this run: it would likely fail again
                 down.add(claimed["channel"])

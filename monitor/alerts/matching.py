@@ -24,7 +24,7 @@ from monitor.alerts import deliver
 from monitor.alerts.channels import build_channels
 from monitor.alerts.evaluate import Document, matches
 from monitor.alerts.rules import Rule, RuleSet
-from monitor.errors import StoreUnavailable
+from monitor.errors import RetryLater, StoreUnavailable
 from monitor.state import iso
 
 log = logging.getLogger("monitor.alerts")
@@ -85,7 +85,10 @@ class Alerter:
         outcomes: Counter = Counter()
         if force or time.monotonic() >= self._next_try:
             for _ in range(50):  # bounded: a flood is finished by the next runs
-                done = self.match_queued()
+                try:
+                    done = self.match_queued()
+                except RetryLater:  # the state database is locked: the rows stay queued
+                    break
                 outcomes.update(done)
                 if not done.get("documents"):
                     break
