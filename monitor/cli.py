@@ -199,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="SUBCOMMAND", required=True)
     p = command("list", "list quarantined articles with their error", qsub)
     p.add_argument("--json", action="store_true", help="one JSON object per article")
-    command("replay", "run quarantined articles through the pipeline again", qsub)
+    command(
+        "replay",
+        "run quarantined articles through the pipeline again; translation failures are "
+        "translated again",
+        qsub,
+    )
 
     outbox = command("outbox", "writes waiting for Elasticsearch")
     osub = outbox.add_subparsers(dest="outbox_command", metavar="SUBCOMMAND", required=True)
