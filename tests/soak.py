@@ -5,10 +5,11 @@ Shared by tests/test_soak.py (48 simulated hours, checked) and bench/soak_bench.
 them (``open_context``, the rules file's alerter, ``Daemon``, its /healthz and /metrics
 endpoint, the story index loaded), with a fake clock. Each step moves the clock, then
 does what the daemon's scheduler would have done by then: ``tick()`` and waiting for
-the polls, story forgetting once a simulated hour, alert matching and delivery, the
-translation sweep (no model: it finds nothing to do, as for a user without models),
-and a scrape of /metrics and /healthz as Prometheus and a container health check do.
-The jobs run on this thread, not on APScheduler's pool: the same calls, in order.
+the polls, then every other interval job of ``Daemon.run`` that is due (story
+forgetting hourly, alert matching and delivery, the translation sweep, which finds no
+model, as for a user without one, the store counts of /metrics...), then a scrape of
+/metrics and /healthz as Prometheus and a container health check do. The jobs are read
+from ``Daemon.run`` itself and run on this thread, not on APScheduler's pool.
 
 Samples are taken after a full collection, right after the hourly story forgetting, so
 the story index is at the same point of its hourly saw-tooth in every sample.
@@ -16,6 +17,7 @@ the story index is at the same point of its hourly saw-tooth in every sample.
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 import socket
@@ -27,7 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests import soakprobe as probe
@@ -56,7 +58,7 @@ class SoakParams:
     warmup_hours: float = 25.0  # the story window, and the hourly forgetting
     sample_hours: float = 2.0
     workers: int = 8  # the default
-    window: int = 6  # items each feed shows
+    window: int = 5  # items each feed shows
     seed: int = 0
     alerts: bool = True  # the rule on the log channel
     trace: bool = True  # tracemalloc on (it slows allocation-heavy code ~3 times)
@@ -77,8 +79,8 @@ class Sample:
     parsers_rss_mib: float
     fds: int
     fd_kinds: dict[str, int]
-    threads: int
-    os_threads: int
+    threads: int  # Python threads started by the run
+    native_threads: int
     sqlite_connections: int
     signatures: int
     reports_kept: int
@@ -188,6 +190,10 @@ def run_soak(
 
     result = SoakResult(params)
     started = time.monotonic()
+    # What the process holds before the run (earlier tests' threads and files, which may
+    # end meanwhile) is left out of the counts.
+    gc.collect()
+    before = (set(threading.enumerate()), probe.open_fds())
     # Traced from the end of the first tick: the start-up burst (every feed's first
     # items, lazy imports) is long forgotten by the first sample compared (warmup_hours).
     tracing = params.trace and not tracemalloc.is_tracing()
@@ -204,11 +210,9 @@ def run_soak(
                 ctx.alerts = open_alerter(ctx)  # after the clock: its sender keeps it
                 daemon = Daemon(ctx)
                 try:
-                    daemon.start_endpoint()
-                    ctx.store.connect()
-                    daemon.load_stories()
-                    daemon.health.phase = "running"
-                    _loop(params, daemon, clock, server, feed_port, result, on_sample, tracing)
+                    jobs = start_daemon(daemon, clock)
+                    loop = (params, daemon, jobs, clock, server, feed_port, result, on_sample)
+                    _loop(*loop, tracing, before)
                     result.pool_alive = daemon.pool.alive()
                     _totals(ctx, server, result)
                 finally:
@@ -222,23 +226,49 @@ def run_soak(
     return result
 
 
-def daemon_jobs(daemon) -> list[list]:
-    """The interval jobs ``Daemon.run`` gives APScheduler, as [seconds, function, next
-    run]: the same functions at the same simulated intervals (a job starting with the
-    scheduler, ``next_run_time`` now, is due at once; the others after one interval)."""
-    from monitor.daemon import STORY_FORGET_SECONDS, TRANSLATION_CACHE_PRUNE_SECONDS
-    from monitor.metrics import STORE_COUNTS_SECONDS
+class _Started(Exception):
+    """Raised by ``JobRecorder.start``: ``Daemon.run`` has done its start-up."""
 
-    ctx, settings, now = daemon.ctx, daemon.ctx.settings, daemon.ctx.clock()
-    jobs = [(STORY_FORGET_SECONDS, daemon.forget_stories, False)]
-    if ctx.translator is not None:
-        jobs.append((TRANSLATION_CACHE_PRUNE_SECONDS, daemon.forget_translations, True))
-        jobs.append((settings.translation_sweep_seconds, daemon.sweep_translations, False))
-    if ctx.alerts is not None:
-        jobs.append((settings.alerts_match_seconds, daemon.run_alerts, False))
-    if daemon.collector is not None:
-        jobs.append((STORE_COUNTS_SECONDS, daemon.collector.refresh_store_counts, True))
-    return [[s, fn, now if at_once else now + timedelta(seconds=s)] for s, fn, at_once in jobs]
+
+class JobRecorder:
+    """Stands in for APScheduler in ``Daemon.run``: keeps each interval job as [seconds,
+    function, next run] (a job given ``next_run_time`` is due at once, the others after
+    one interval, as APScheduler's interval trigger has it), and ``start`` ends ``run``
+    there, after its start-up and before its wait for a signal."""
+
+    jobs: list[list] = []
+    now: datetime = START
+
+    def __init__(self, *args, **kwargs):
+        JobRecorder.jobs = []
+
+    def add_job(self, func, trigger, seconds, next_run_time=None, **options) -> None:
+        """Keep the job (``every`` always asks for an interval, coalesced)."""
+        assert trigger == "interval" and options.get("coalesce"), (trigger, options)
+        due = next_run_time or JobRecorder.now + timedelta(seconds=seconds)
+        JobRecorder.jobs.append([seconds, func, due])
+
+    def start(self) -> None:
+        """The end of ``Daemon.run`` here."""
+        raise _Started
+
+
+def start_daemon(daemon, clock) -> list[list]:
+    """``Daemon.run``'s own start-up (endpoint, store, seed, story index) and its interval
+    jobs, read from it rather than copied, so that a job added there runs here too."""
+    import monitor.daemon
+
+    JobRecorder.now = clock()
+    real = monitor.daemon.BackgroundScheduler
+    monitor.daemon.BackgroundScheduler = JobRecorder
+    try:
+        daemon.run(install_signals=False)
+    except _Started:
+        pass
+    finally:
+        monitor.daemon.BackgroundScheduler = real
+    daemon.health.phase = "running"  # what run() says next
+    return JobRecorder.jobs
 
 
 def run_due(jobs: list[list], now) -> None:
@@ -251,10 +281,13 @@ def run_due(jobs: list[list], now) -> None:
                 job[2] += timedelta(seconds=seconds)
 
 
-def _loop(params, daemon, clock, server, feed_port, result, on_sample, tracing) -> None:
+def _loop(
+    params, daemon, jobs, clock, server, feed_port, result, on_sample, tracing, before
+) -> None:
     step = timedelta(minutes=params.step_minutes)
     steps = round(params.hours * 60 / params.step_minutes)
-    jobs = daemon_jobs(daemon)
+    # The scheduler's tick job is this loop's own step: every step, then wait for the polls.
+    jobs = [job for job in jobs if job[1] != daemon.tick]
     next_sample, baseline = START, None
     started = time.monotonic()
     for i in range(steps + 1):
@@ -276,7 +309,7 @@ def _loop(params, daemon, clock, server, feed_port, result, on_sample, tracing) 
         next_sample += timedelta(hours=params.sample_hours)
         if baseline is None and hour >= params.warmup_hours and params.trace:
             baseline = probe.heap_statistics()  # before the reading: it counts in all
-        sample = _sample(daemon, hour, feed_port, time.monotonic() - started)
+        sample = _sample(daemon, hour, feed_port, time.monotonic() - started, before)
         result.samples.append(sample)
         if on_sample:
             on_sample(sample)
@@ -285,10 +318,10 @@ def _loop(params, daemon, clock, server, feed_port, result, on_sample, tracing) 
         result.heap_growth = probe.heap_growth(baseline, probe.heap_statistics())
 
 
-def _sample(daemon, hour: float, feed_port: int, wall: float) -> Sample:
+def _sample(daemon, hour: float, feed_port: int, wall: float, before) -> Sample:
     ctx = daemon.ctx
     counters = ctx.state.counters()
-    kinds = probe.fd_kinds(feed_port)
+    kinds = probe.fd_kinds(feed_port, before[1])
     return Sample(
         hour=round(hour, 2),
         polls=sum(v for k, v in counters.items() if k.startswith("polls.")),
@@ -301,8 +334,9 @@ def _sample(daemon, hour: float, feed_port: int, wall: float) -> Sample:
         ),
         fds=sum(kinds.values()),
         fd_kinds=dict(sorted(kinds.items())),
-        threads=threading.active_count(),
-        os_threads=probe.status_field("Threads"),
+        threads=probe.threads_since(before[0]),
+        # native threads (the OS's count less Python's): C libraries' pools
+        native_threads=probe.status_field("Threads") - threading.active_count(),
         sqlite_connections=probe.sqlite_connections(ctx.state.db, getattr(ctx.store, "db", None)),
         signatures=ctx.stories.signatures_in_memory(),
         reports_kept=len(daemon.pool.reports or ()),

@@ -3,19 +3,22 @@
 The samples compared are the ones from ``warmup_hours`` on (the story window, a day, and
 the hourly forgetting: from then on the story index holds a steady day of signatures).
 Descriptors, threads and SQLite connections must not move at all; memory is compared
-in three ways, from the most to the least precise (reasons: docs/choices.md):
+in four ways, from the most to the least precise (reasons: docs/choices.md):
 
 - the Python heap outside the story index, line by line (tracemalloc statistics at the
   first sample after warm-up and at the end): at most ``HEAP_OUTSIDE_INDEX_KIB``;
 - the story index (datasketch and monitor/stories lines): its signature count within
   ``SIGNATURES_SWING`` of the first sample, and its heap within ``INDEX_GROWTH`` of its
-  own size then (CPython sets never shrink: a band bucket that stays occupied keeps
-  the table of its busiest hour, a ratchet bounded by the window's content);
+  own size then. Its heap keeps growing for days after the count is flat, and levels
+  off: CPython dicts and sets never shrink on deletion, and resize on insertion by
+  their current count, so the 37 band tables of each language settle at twice their
+  first table size, and a band bucket that stays occupied keeps the table of its
+  busiest hour (measured: 8 to 15 % in the test's second half). A leak (signatures not
+  forgotten) would double it in a window;
 - the whole Python heap (tracemalloc, after a full collection), the mean of the last
-  quarter's samples against the first sample after warm-up: at most
-  ``HEAP_TOTAL_MIB``;
-- resident memory, last against first: at most ``RSS_MIB`` (the allocator's arenas
-  and SQLite's page caches move it too, so it is the loosest).
+  quarter's samples against the first sample after warm-up: at most the two above;
+- resident memory, last against first: at most the heap's bound and ``RSS_SLACK_MIB``
+  (the allocator's arenas and SQLite's page caches move it too: the loosest).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from __future__ import annotations
 from statistics import mean
 
 HEAP_OUTSIDE_INDEX_KIB = 512
-INDEX_GROWTH = 0.15
-HEAP_TOTAL_MIB = 4.0
+INDEX_GROWTH = 0.40
 SIGNATURES_SWING = 0.15
-RSS_MIB = 24.0
+RSS_SLACK_MIB = 16.0
+# The story index's size when tracemalloc is off: KiB a signature (bench/stories_bench.py).
+KIB_PER_SIGNATURE = 11.3
 # Where the story index allocates (its size is checked by the signature count), and the
 # measurement's own allocations (the first statistics, kept until the second).
 STORY_INDEX = ("datasketch/", "monitor/stories/")
@@ -66,14 +70,17 @@ def problems(result) -> list[str]:
     quarter = [s for s in after if s.hour >= 0.75 * result.params.hours] or [last]
     for sample in after[1:]:
         out += _handles(first, sample, result.params.workers)
+    size, growth = heap_index_kib(result)
+    if not result.params.trace:
+        size = first.signatures * KIB_PER_SIGNATURE
+    heap_limit = (HEAP_OUTSIDE_INDEX_KIB + INDEX_GROWTH * size) / 1024  # MiB
     if result.params.trace:
-        growth = mean(s.traced_mib for s in quarter) - first.traced_mib
-        if growth > HEAP_TOTAL_MIB:
+        total = mean(s.traced_mib for s in quarter) - first.traced_mib
+        if total > heap_limit:
             out.append(
-                f"Python heap grew {growth:.2f} MiB from hour {first.hour:g} to the last "
-                f"quarter (limit {HEAP_TOTAL_MIB} MiB)"
+                f"Python heap grew {total:.2f} MiB from hour {first.hour:g} to the last "
+                f"quarter (limit {heap_limit:.1f} MiB)"
             )
-        size, growth = heap_index_kib(result)
         if growth > INDEX_GROWTH * size:
             out.append(
                 f"the story index's heap grew {growth:.0f} KiB from hour {first.hour:g} to "
@@ -92,10 +99,11 @@ def problems(result) -> list[str]:
             f"story signatures in memory moved {swing:.0%} after the warm-up "
             f"({[s.signatures for s in after]}; limit {SIGNATURES_SWING:.0%})"
         )
-    if last.rss_mib - first.rss_mib > RSS_MIB:
+    rss_limit = heap_limit + RSS_SLACK_MIB
+    if last.rss_mib - first.rss_mib > rss_limit:
         out.append(
             f"resident memory grew {last.rss_mib - first.rss_mib:.1f} MiB from hour "
-            f"{first.hour:g} to {last.hour:g} (limit {RSS_MIB} MiB)"
+            f"{first.hour:g} to {last.hour:g} (limit {rss_limit:.1f} MiB)"
         )
     if last.reports_kept:
         out.append(f"the worker pool kept {last.reports_kept} poll reports")
@@ -113,7 +121,7 @@ def _handles(first, sample, workers: int) -> list[str]:
     connections = sample.fd_kinds.get("feed_connection", 0)
     if connections > workers:
         out.append(f"{connections} connections to the feed server at hour {sample.hour:g}")
-    for name in ("threads", "os_threads", "sqlite_connections"):
+    for name in ("threads", "native_threads", "sqlite_connections"):
         was, now = getattr(first, name), getattr(sample, name)
         if now != was:
             out.append(f"{name} {was} -> {now} at hour {sample.hour:g}")

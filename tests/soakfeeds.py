@@ -6,10 +6,10 @@ records every request) never count as the daemon's: the soak measures one proces
 simulated time is one shared double (``now``, epoch seconds) that the test moves before
 each tick; every response is a pure function of the feed and that time.
 
-Feed ``k`` (language ``LANGS[k % 4]``) publishes an item every ``period`` minutes (30 to
-180, the rhythm of news sites) and shows its newest ``WINDOW`` items, so items age out.
-Its first poll finds ``WINDOW`` items already there. Some feeds behave otherwise, so
-that every scheduling path runs over the hours:
+Feed ``k`` (language ``LANGS[k % 4]``) publishes an item every ``period`` minutes (1.5
+to 8 hours, a small outlet's pace: about 70 items an hour over 200 feeds) and shows its
+newest ``window`` items, so items age out. Its first poll finds ``window`` items there.
+Some feeds behave otherwise, so that every scheduling path runs over the hours:
 
 - every 8th feed rewrites another feed of its language 20 minutes later (same title,
   one more sentence, its own link): a near-copy, which joins the other's story;
@@ -36,8 +36,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from xml.sax.saxutils import escape
 
 LANGS = ("ru", "hy", "az", "fa")
-WINDOW = 10  # items a feed shows by default: 5 to 30 hours of news at these periods
-PERIODS = (60, 90, 120, 180, 240, 360)  # minutes between two items of one feed
+WINDOW = 5  # items a feed shows by default: 7.5 to 40 hours of news at these periods
+PERIODS = (90, 120, 180, 240, 360, 480)  # minutes between two items of one feed
 REWRITE_DELAY = timedelta(minutes=20)
 RETRY_AFTER_SECONDS = 5400
 

@@ -73,17 +73,27 @@ def tcp_remote_ports() -> dict[str, int]:
     return ports
 
 
-def fd_kinds(feed_port: int) -> Counter:
-    """Open descriptors by kind: ``feed_connection`` (a keep-alive connection to the feed
-    server), ``socket`` (any other), ``pipe``, ``sqlite`` (a database, WAL or shm file),
-    ``file``, ``anon`` (eventfd, epoll...)."""
-    kinds: Counter = Counter()
-    ports = None
+def open_fds() -> dict[str, str]:
+    """This process's open descriptors: number -> what it points to."""
+    fds = {}
     for fd in os.listdir("/proc/self/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue  # the descriptor listdir itself used, closed since
+    return fds
+
+
+def fd_kinds(feed_port: int, before: dict[str, str]) -> Counter:
+    """Descriptors opened since ``before`` (``open_fds()`` at the start: what earlier
+    tests left open, and may close meanwhile, is not ours) by kind: ``feed_connection``
+    (a keep-alive connection to the feed server), ``socket`` (any other), ``pipe``,
+    ``sqlite`` (a database, WAL or shm file), ``file``, ``anon`` (eventfd, epoll...)."""
+    kinds: Counter = Counter()
+    ports = None
+    for fd, target in open_fds().items():
+        if before.get(fd) == target:
+            continue
         if target.startswith("socket:["):
             ports = tcp_remote_ports() if ports is None else ports
             feed = ports.get(target[8:-1]) == feed_port
@@ -97,6 +107,11 @@ def fd_kinds(feed_port: int) -> Counter:
         else:
             kinds["file"] += 1
     return kinds
+
+
+def threads_since(before: set) -> int:
+    """Python threads started since ``before`` (``threading.enumerate()`` at the start)."""
+    return sum(1 for thread in threading.enumerate() if thread not in before)
 
 
 def sqlite_connections(*databases) -> int:

@@ -33,7 +33,7 @@ def _sample(hour: float, **changes) -> Sample:
     base = Sample(
         hour=hour, polls=100, articles=100, rss_mib=200.0, traced_mib=30.0, sqlite_mib=6.0,
         parsers_rss_mib=280.0, fds=61, fd_kinds={"feed_connection": 8, "pipe": 14, "sqlite": 40},
-        threads=12, os_threads=14, sqlite_connections=19, signatures=2400, reports_kept=0,
+        threads=12, native_threads=2, sqlite_connections=19, signatures=2400, reports_kept=0,
         wall_s=1.0, cpu_s=1.0,
     )  # fmt: skip
     return replace(base, **changes)
@@ -57,19 +57,19 @@ def test_the_checks_name_what_grew():
     grown = [
         *steady[:3],
         _sample(42, fd_kinds={"feed_connection": 9, "pipe": 14, "sqlite": 42}, threads=13),
-        _sample(48, traced_mib=45.0, rss_mib=240.0, sqlite_connections=20, signatures=3000),
+        _sample(48, traced_mib=60.0, rss_mib=240.0, sqlite_connections=20, signatures=3000),
     ]
-    heap = [(900 << 10, 4000, "monitor/pipeline.py:202"), (4 << 20, 100, "datasketch/lsh.py:1")]
+    heap = [(900 << 10, 4000, "monitor/pipeline.py:202"), (10 << 20, 100, "datasketch/lsh.py:1")]
     found = "\n".join(problems(_result(grown, heap)))
     for expected in (
         "open sqlite descriptors 40 -> 42 at hour 42",
         "9 connections to the feed server at hour 42",
         "threads 12 -> 13 at hour 42",
         "sqlite_connections 19 -> 20 at hour 48",
-        "Python heap grew 5.00 MiB",  # the last quarter (36, 42, 48): (30 + 30 + 45) / 3 - 30
+        "Python heap grew 10.00 MiB",  # the last quarter (36, 42, 48): (30 + 30 + 60) / 3 - 30
         "outside the story index grew 900 KiB",
         "monitor/pipeline.py:202",
-        "the story index's heap grew 4096 KiB",
+        "the story index's heap grew 10240 KiB",
         "story signatures in memory moved 25%",
         "resident memory grew 40.0 MiB",
     ):
