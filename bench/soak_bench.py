@@ -101,10 +101,15 @@ def figures(result) -> tuple[dict, dict]:
         "heap_outside_story_index_kib": check.heap_outside_index_kib(result),
         "heap_story_index_kib": index_growth,
         "signatures": last.signatures - first.signatures,
-        "fds": last.fds - first.fds,
+        # keep-alive connections to the feed server come and go with httpx's pool
+        "fds_but_feed_connections": _fds(last) - _fds(first),
         "threads": last.threads - first.threads,
     }
     return fig, growth
+
+
+def _fds(sample) -> int:
+    return sample.fds - sample.fd_kinds.get("feed_connection", 0)
 
 
 def report(result: dict, soak) -> str:

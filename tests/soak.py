@@ -37,7 +37,7 @@ from tests.clocks import START, Clock
 from tests.soakfeeds import feeds_toml, plan, served
 
 # One rule on the alert log channel: Russian titles naming two towns of southern
-# Armenia, about one Russian item in ten (a few hundred alerts over 48 hours).
+# Armenia, about one Russian item in ten (some 180 alerts over 48 hours).
 RULES = """
 [[rules]]
 name = "syunik"
