@@ -240,6 +240,10 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
     ``request_path``, ``query`` (dict of first values) and ``request_body``.
     """
 
+    # Without TCP_NODELAY a response written in two pieces (headers, body) waits for the
+    # client's delayed ACK, about 40 ms a request: 200 GETs took 9.1 s instead of 0.24 s.
+    disable_nagle_algorithm = True
+
     server: _Server
     protocol_version = "HTTP/1.1"
     # Socket timeout for idle keep-alive connections and slow clients.
