@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from monitor.errors import RetryLater, StartupError
+from monitor.errors import RetryLater, StartupError, StoreUnavailable
 
 log = logging.getLogger("monitor.db")
 # Another process (a CLI command, a second daemon by mistake) may hold the write lock
@@ -53,10 +53,16 @@ class Database:
             self._migrate()
         except (OSError, sqlite3.Error, RetryLater) as exc:
             if isinstance(exc, RetryLater) or "locked" in str(exc):
-                fix = "another process holds a write transaction on it: end it, then start again"
-            else:
-                fix = "check that the data folder (data_dir / MONITOR_DATA_DIR) is writable"
-            raise StartupError(f"cannot open database {path}: {exc}; {fix}") from None
+                # Not a configuration error (exit 2, which systemd does not restart): the
+                # lock passes, so exit 1 as for a store down, and a restart may succeed.
+                raise StoreUnavailable(
+                    f"cannot open database {path}: {exc}; another process holds a write "
+                    "transaction on it: end it, then start again"
+                ) from None
+            raise StartupError(
+                f"cannot open database {path}: {exc}; check that the data folder "
+                "(data_dir / MONITOR_DATA_DIR) is writable"
+            ) from None
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
