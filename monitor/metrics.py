@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -73,7 +73,7 @@ class Metrics:
 class DatabaseCollector:
     """Gauges and counters read from the state database and the store at scrape time."""
 
-    def __init__(self, ctx, feeds: callable = lambda: []):
+    def __init__(self, ctx, feeds: Callable[[], list] = lambda: []):
         self.ctx = ctx
         self.feeds = feeds
         self._counts: dict | None = None
