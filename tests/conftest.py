@@ -17,6 +17,10 @@ from monitor.store import open_store
 from tests.feedserver import FeedServer, feed_server, feed_server_session  # noqa: F401
 from tests.localservers import request_recorder, self_signed_certificate  # noqa: F401
 
+# Imported by the fault tests before pytest loads it as their plugin (its lock_holders
+# fixture): marked here, early, so its asserts are rewritten like the tests' own.
+pytest.register_assert_rewrite("tests.faultkit")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # argostranslate creates its data, cache and config folders under the user's home when it

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write_feeds
 
 MARKER = "quartzite"  # the alert rule's word: in every other article
@@ -282,6 +284,20 @@ class LockHolder:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def lock_holders():
+    """Start ``LockHolder(path)``s; every one is released at the end of the test."""
+    made: list[LockHolder] = []
+
+    def hold(path: Path) -> LockHolder:
+        made.append(LockHolder(path))
+        return made[-1]
+
+    yield hold
+    for holder in made:
+        holder.release()
 
 
 # -- Elasticsearch that does not answer ------------------------------------------------

@@ -16,7 +16,6 @@ import sqlite3
 import threading
 from collections import Counter
 from contextlib import closing, contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,6 @@ from tests.faultkit import (
     RULES,
     WAIT_SECONDS,
     Deployment,
-    LockHolder,
     article,
     kill_in_the_middle_of_a_send,
     outbox_rows,
@@ -37,7 +35,7 @@ from tests.faultkit import (
     would_send,
 )
 
-pytest_plugins = ("tests.alertservers",)
+pytest_plugins = ("tests.alertservers", "tests.faultkit")
 
 
 @pytest.fixture
@@ -64,20 +62,6 @@ def drill(tmp_path, feed_server, webhook_receiver):
     yield make
     for deployment in made:
         deployment.cleanup()
-
-
-@pytest.fixture
-def lock_holders():
-    """Start ``LockHolder(path)``s; every one is released at the end of the test."""
-    made: list[LockHolder] = []
-
-    def hold(path: Path) -> LockHolder:
-        made.append(LockHolder(path))
-        return made[-1]
-
-    yield hold
-    for holder in made:
-        holder.release()
 
 
 def assert_each_once(d: Deployment, receiver, sent_twice: set[str] = frozenset()) -> None:

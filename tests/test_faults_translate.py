@@ -12,21 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faultkit import LockHolder
-
-
-@pytest.fixture
-def lock_holders():
-    """Start ``LockHolder(path)``s; every one is released at the end of the test."""
-    made: list[LockHolder] = []
-
-    def hold(path: Path) -> LockHolder:
-        made.append(LockHolder(path))
-        return made[-1]
-
-    yield hold
-    for holder in made:
-        holder.release()
+# the lock_holders fixture
+pytest_plugins = ("tests.faultkit",)
 
 
 @pytest.fixture(scope="module")
