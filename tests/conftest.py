@@ -32,6 +32,16 @@ os.environ["ARGOS_PACKAGE_INDEX"] = "http://127.0.0.1:9/"  # never the real inde
 FIXTURE_FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 
 
+def monitor_env(config: Path | None = None) -> dict[str, str]:
+    """The environment of a ``monitor`` child process: this one's, without any
+    ``MONITOR_*`` variable of the machine (a developer's settings must not leak into a
+    test), and with ``MONITOR_CONFIG`` naming ``config`` when given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    if config is not None:
+        env["MONITOR_CONFIG"] = str(config)
+    return env
+
+
 def write_feeds(path: Path, feeds: list[dict]) -> Path:
     """Write a feeds TOML file from dicts (name, url, language, ...)."""
     lines = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_feeds
+from tests.conftest import monitor_env, write_feeds
 
 MARKER = "quartzite"  # the alert rule's word: in every other article
 RULES = f"""
@@ -121,8 +121,7 @@ class Deployment:
         write_feeds(tmp_path / "feeds.toml", feeds)
         if hook_url:  # else no alerts.toml beside the config: no alerts
             (tmp_path / "alerts.toml").write_text(RULES.format(hook=hook_url))
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        self.env["MONITOR_CONFIG"] = str(tmp_path / "monitor.toml")
+        self.env = monitor_env(tmp_path / "monitor.toml")
         self.proc: subprocess.Popen | None = None
         self.runs = 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, write_feeds
+from tests.conftest import ROOT, monitor_env, write_feeds
 
 # (file, declared language, entries in it)
 FIXTURES = [
@@ -46,8 +45,7 @@ class Cli:
             for name, lang, _ in FIXTURES
         ]
         write_feeds(tmp_path / "feeds.toml", self.feeds)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        self.env["MONITOR_CONFIG"] = str(self.config)
+        self.env = monitor_env(self.config)
 
     def run(self, *args: str, check: bool = True, timeout: float = 60, env=None):
         proc = subprocess.run(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from monitor.daemon import Daemon
 from monitor.feeds import Feed
 from monitor.stages.fetch import Fetcher
 from monitor.store import SearchQuery
-from tests.conftest import ROOT, write_feeds
+from tests.conftest import ROOT, monitor_env, write_feeds
 from tests.hostile import MIB
 
 DEADLINE = 3.0
@@ -307,7 +306,7 @@ def test_a_poll_of_them_all_stays_small_in_a_child_process(tmp_path, feed_server
         "sys.stderr.write(proc.stderr)\n"
         "print(proc.stdout + '@@' + str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = monitor_env()
     proc = subprocess.run(
         [sys.executable, "-c", measure, *command],
         capture_output=True,

@@ -25,7 +25,7 @@ from monitor.errors import StartupError
 from monitor.feeds import Feed
 from monitor.health import Endpoint, Health
 from monitor.logs import JsonFormatter
-from tests.conftest import write_feeds
+from tests.conftest import monitor_env, write_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = [
@@ -87,8 +87,7 @@ def daemon_dir(tmp_path, feed_server):
     ]
     feeds.append({"name": "gone", "url": feed_server.url("/status/404"), "language": "ru"})
     write_feeds(tmp_path / "feeds.toml", feeds)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["MONITOR_CONFIG"] = str(tmp_path / "monitor.toml")
+    env = monitor_env(tmp_path / "monitor.toml")
     return tmp_path, env, f"http://127.0.0.1:{port}"
 
 
@@ -316,8 +315,7 @@ def test_poll_with_a_shard_polls_only_its_share(tmp_path, feed_server):
         'data_dir = "data"\nfeeds_file = "feeds.toml"\nhttp_port = 0\ntranslation = false\n'
         "load_seed_on_start = false\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["MONITOR_CONFIG"] = str(tmp_path / "monitor.toml")
+    env = monitor_env(tmp_path / "monitor.toml")
     polled = {}
     for i in (1, 2):
         out = _monitor(tmp_path, env, "poll", "--once", "--json", "--shard", f"{i}/2")
@@ -398,3 +396,4 @@ def test_cached_translations_older_than_a_month_are_dropped(ctx):
         assert ctx.state.cached_translations(["k1", "k2"]) == {}
     finally:
         daemon.close()
+
