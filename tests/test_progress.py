@@ -32,7 +32,7 @@ from monitor.stages.translate import translate_waiting
 from monitor.translate.engine import Engine
 from monitor.translate.models import download, install_file, install_from_index
 from tests.conftest import write_feeds
-from tests.fixtures.argos_model import build_package
+from tests.fixtures.argos_model import build_package, serve_index
 from tests.test_cli import Cli
 from tests.test_fulltext import rss
 
@@ -298,27 +298,10 @@ def test_download_reports_bytes_against_content_length(feed_server, hy_package, 
 def test_install_from_index_reports_the_download_then_the_unpacking(
     feed_server, hy_package, tmp_path, monkeypatch
 ):
-    import json
-
     import argostranslate.settings
 
-    feed_server.set_route("/pkg/hy.argosmodel", body=hy_package.read_bytes())
-    index = [
-        {
-            "package_version": "1.0",
-            "argos_version": "1.0",
-            "from_code": "hy",
-            "from_name": "Armenian",
-            "to_code": "en",
-            "to_name": "English",
-            "links": [feed_server.url("/pkg/hy.argosmodel")],
-            "type": "translate",
-        }
-    ]
-    feed_server.set_route("/index/index.json", body=json.dumps(index).encode())
-    monkeypatch.setattr(
-        argostranslate.settings, "remote_package_index", feed_server.url("/index/index.json")
-    )
+    index = serve_index(feed_server, hy_package, "hy")
+    monkeypatch.setattr(argostranslate.settings, "remote_package_index", index)
     monkeypatch.setattr(argostranslate.settings, "downloads_dir", tmp_path / "downloads")
     # install_from_index points argostranslate at the target folder: undone afterwards
     monkeypatch.setenv("ARGOS_PACKAGES_DIR", os.environ.get("ARGOS_PACKAGES_DIR", ""))

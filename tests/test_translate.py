@@ -20,7 +20,7 @@ from monitor.store import SearchQuery
 from monitor.translate.engine import Engine, _loops
 from monitor.translate.models import find_model, install_file, installed_models
 from tests.conftest import write_feeds
-from tests.fixtures.argos_model import build_package
+from tests.fixtures.argos_model import build_package, serve_index
 from tests.test_cli import Cli
 
 
@@ -286,21 +286,7 @@ def test_loops(tokens, loops):
 
 
 def test_models_install_from_an_index_on_127_0_0_1(cli, packages, feed_server):
-    package = packages["ru"].read_bytes()
-    feed_server.set_route("/pkg/ru.argosmodel", body=package)
-    index = [
-        {
-            "package_version": "1.0",
-            "argos_version": "1.0",
-            "from_code": "ru",
-            "from_name": "Russian",
-            "to_code": "en",
-            "to_name": "English",
-            "links": [feed_server.url("/pkg/ru.argosmodel")],
-            "type": "translate",
-        }
-    ]
-    feed_server.set_route("/index/index.json", body=json.dumps(index).encode())
+    serve_index(feed_server, packages["ru"], "ru")
     env = {"ARGOS_PACKAGE_INDEX": feed_server.url("/index/")}
     out = cli.run("models", "install", "ru", env=env).stdout
     assert "installed ru-en" in out
