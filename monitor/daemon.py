@@ -217,8 +217,7 @@ class Daemon:
         if self.ctx.translator.changed():
             log.info("models_changed", extra={"models_dir": str(self.ctx.translator.dir)})
         outcomes = translate_waiting(self.ctx, "pending", limit=SWEEP_LIMIT)
-        for status, count in outcomes.items():
-            self.ctx.metrics.articles.labels("translate", status).inc(count)
+        self.ctx.metrics.translations(outcomes)
         if outcomes:
             log.info("translations_swept", extra={"outcomes": dict(outcomes)})
 

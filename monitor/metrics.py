@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from monitor.errors import StoreUnavailable
+from monitor.feeds import condition
 
 log = logging.getLogger("monitor.metrics")
 # Fetches: a healthy feed answers in well under a second; 30 s and 60 s catch the slow
@@ -61,6 +62,11 @@ class Metrics:
             registry=self.registry,
         )
 
+    def translations(self, outcomes) -> None:
+        """Translation outcomes (a poll's or a sweep's) as articles of stage translate."""
+        for status, count in outcomes.items():
+            self.articles.labels("translate", status).inc(count)
+
     def translated(self, language: str, seconds: float) -> None:
         """One translation batch of ``language`` took ``seconds``."""
         self.translation_seconds.labels(language).observe(seconds)
@@ -99,15 +105,7 @@ class DatabaseCollector:
         )
         counts = {"ok": 0, "failing": 0, "disabled": 0, "never_polled": 0}
         for feed in configured:
-            state = states.get(feed.feed_id)
-            if state is None:
-                counts["never_polled"] += 1
-            elif state["disabled_reason"]:
-                counts["disabled"] += 1
-            elif state["consecutive_failures"]:
-                counts["failing"] += 1
-            else:
-                counts["ok"] += 1
+            counts[condition(feed, states.get(feed.feed_id))] += 1
         for key, value in counts.items():
             gauge.add_metric([key], value)
         yield gauge

@@ -232,8 +232,7 @@ def poll_feed(
     report.next_poll_at = decision.next_poll_at
     report.seconds = round(time.monotonic() - started, 3)
     ctx.metrics.polls.labels(report.outcome).inc()
-    for status, count in report.translations.items():
-        ctx.metrics.articles.labels("translate", status).inc(count)
+    ctx.metrics.translations(report.translations)
     failed = decision.failure_class is not None or report.outcome == "not_recorded"
     level = logging.WARNING if failed else logging.INFO
     flog.log(
