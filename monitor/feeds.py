@@ -51,6 +51,16 @@ class Feed(BaseModel):
         return hashlib.sha256(self.url.encode()).hexdigest()[:16]
 
 
+def condition(feed: Feed, state: dict | None) -> str:
+    """``disabled`` (in the feeds file, or by the scheduler after a 410), ``failing``,
+    ``never_polled`` or ``ok``: one answer for `monitor status` and /metrics."""
+    if not feed.enabled or (state and state["disabled_reason"]):
+        return "disabled"
+    if state is None:
+        return "never_polled"
+    return "failing" if state["consecutive_failures"] else "ok"
+
+
 def load_feeds(feeds_file: Path, imported_file: Path | None = None) -> list[Feed]:
     """All feeds to poll: the feeds file, then imported ones whose URL is new."""
     feeds = _load_file(feeds_file, required=True)

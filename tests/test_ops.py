@@ -397,3 +397,15 @@ def test_cached_translations_older_than_a_month_are_dropped(ctx):
     finally:
         daemon.close()
 
+
+def test_a_feeds_condition_is_one_answer_for_status_and_metrics():
+    from monitor.feeds import condition
+
+    feed = Feed(name="f", url="https://example.org/rss", language="ru")
+    off = Feed(name="f", url="https://example.org/rss", language="ru", enabled=False)
+    state = {"disabled_reason": None, "consecutive_failures": 0}
+    assert condition(feed, None) == "never_polled"
+    assert condition(feed, state) == "ok"
+    assert condition(feed, {**state, "consecutive_failures": 2}) == "failing"
+    assert condition(feed, {**state, "disabled_reason": "gone_410"}) == "disabled"
+    assert condition(off, None) == condition(off, state) == "disabled"  # off in the file

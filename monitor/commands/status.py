@@ -16,7 +16,7 @@ import httpx
 from monitor import shard
 from monitor.commands import open_context, settings_from
 from monitor.errors import StartupError, StoreUnavailable
-from monitor.feeds import LANGUAGES, load_feeds
+from monitor.feeds import LANGUAGES, condition, load_feeds
 from monitor.state import parse_iso
 
 # A health check must answer fast: a daemon that needs longer is as good as stuck.
@@ -92,11 +92,13 @@ def collect(ctx, feeds: list, now: datetime) -> dict:
 
 
 def _feed_row(feed, state: dict | None, today: int) -> dict:
+    where = condition(feed, state)
     state = state or {}
     return {
         "name": feed.name,
         "language": feed.language,
         "enabled": feed.enabled,
+        "condition": where,
         "last_success_at": state.get("last_success_at"),
         "last_outcome": state.get("last_outcome"),
         "consecutive_failures": state.get("consecutive_failures", 0),
@@ -111,9 +113,7 @@ def _feed_row(feed, state: dict | None, today: int) -> dict:
 
 def _rank(row: dict) -> int:
     """Disabled first, then failing, then the rest: what needs a look comes first."""
-    if row["disabled_reason"] or not row["enabled"]:
-        return 0
-    return 1 if row["consecutive_failures"] else 2
+    return {"disabled": 0, "failing": 1}.get(row["condition"], 2)
 
 
 def _store_where(settings) -> str:
