@@ -179,11 +179,7 @@ def unpack(path: Path, target: Path, progress: Progress | None = None) -> Path:
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as src, out.open("wb") as dst:
-                    while chunk := src.read(CHUNK_BYTES):
-                        dst.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total)
+                    done = _copy(src, dst, done, total, progress)
             final = target / top
             if final.exists():
                 final.rename(work / ".replaced")  # removed with the work folder
@@ -191,6 +187,17 @@ def unpack(path: Path, target: Path, progress: Progress | None = None) -> Path:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _copy(src, dst, done: int, total: int, progress: Progress | None) -> int:
+    """Copy ``src`` to ``dst`` a chunk at a time, telling ``progress`` (bytes so far,
+    ``total``) after each; returns the bytes so far."""
+    while chunk := src.read(CHUNK_BYTES):
+        dst.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    return done
 
 
 def download(links: list[str], dest: Path, progress: Progress | None = None) -> Path:
@@ -207,13 +214,9 @@ def download(links: list[str], dest: Path, progress: Progress | None = None) -> 
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=INDEX_TIMEOUT_SECONDS) as response:
-                total, done = int(response.headers.get("Content-Length") or 0), 0
+                total = int(response.headers.get("Content-Length") or 0)
                 with part.open("wb") as out:
-                    while chunk := response.read(CHUNK_BYTES):
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total)
+                    done = _copy(response, out, 0, total, progress)
             if total and done != total:
                 raise OSError(f"got {done} of {total} bytes")
         except (OSError, ValueError, http.client.HTTPException) as exc:
