@@ -20,7 +20,6 @@ from typing import TextIO
 # progress(done, total): ``done`` items of ``total`` so far, both counted from the start
 # (0 for a total not known, e.g. a download without Content-Length).
 Progress = Callable[[int, int], None]
-MiB = 1024 * 1024
 
 
 def on_terminal(stream: TextIO | None = None) -> bool:
