@@ -226,15 +226,13 @@ class Fetcher:
                     raise FetchError("timeout", self._deadline_reason())
                 if self.stop.is_set():
                     raise FetchError("aborted", "daemon is shutting down")
-            for piece in decoder.flush():
-                size += len(piece)
-                chunks.append(piece)
+            # What the layers still hold: the innermost layer counts it against the cap
+            # (TooLarge), and without layers there is nothing left.
+            chunks.extend(decoder.flush())
         except content_coding.TooLarge as exc:
             raise FetchError("too_large", f"{exc} (Content-Encoding: {encoding})", status) from None
         except content_coding.BadCoding as exc:
             raise FetchError("malformed", f"bad content encoding: {exc}", status) from None
-        if size > max_bytes:
-            raise FetchError("too_large", f"body exceeds {max_bytes} bytes", status)
         return b"".join(chunks)
 
     def _deadline_reason(self) -> str:
